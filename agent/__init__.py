@@ -1,0 +1,3 @@
+"""deskside agent."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+"""deskside controller."""
+
+__version__ = "0.1.0"

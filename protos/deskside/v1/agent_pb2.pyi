@@ -62,14 +62,11 @@ class EnrollResponse(_message.Message):
     ENDPOINT_ID_FIELD_NUMBER: _builtins.int
     CERTIFICATE_PEM_FIELD_NUMBER: _builtins.int
     CA_PEM_FIELD_NUMBER: _builtins.int
-    GATEWAY_PORT_FIELD_NUMBER: _builtins.int
     SITE_FIELD_NUMBER: _builtins.int
     TAGS_FIELD_NUMBER: _builtins.int
     endpoint_id: _builtins.str
     certificate_pem: _builtins.bytes
     ca_pem: _builtins.bytes
-    gateway_port: _builtins.int
-    """Port of the mTLS gateway listener; the agent dials the host it enrolled through."""
     site: _builtins.str
     @_builtins.property
     def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
@@ -79,13 +76,12 @@ class EnrollResponse(_message.Message):
         endpoint_id: _builtins.str = ...,
         certificate_pem: _builtins.bytes = ...,
         ca_pem: _builtins.bytes = ...,
-        gateway_port: _builtins.int = ...,
         site: _builtins.str = ...,
         tags: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ca_pem", b"ca_pem", "certificate_pem", b"certificate_pem", "endpoint_id", b"endpoint_id", "gateway_port", b"gateway_port", "site", b"site", "tags", b"tags"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ca_pem", b"ca_pem", "certificate_pem", b"certificate_pem", "endpoint_id", b"endpoint_id", "site", b"site", "tags", b"tags"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,52 @@
+"""Everything a running controller holds, built once at start and shared by the edges."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from controller.accounts import ensure_first_admin
+from controller.fleet.presence import Presence
+from controller.pki import CertificateAuthority
+from controller.settings import Settings
+from controller.storage import migrate
+from controller.storage.db import SessionFactory, create_engine, session_factory
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Controller:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: SessionFactory
+    ca: CertificateAuthority
+    presence: Presence
+
+    @property
+    def online_window(self) -> dt.timedelta:
+        return dt.timedelta(seconds=self.settings.heartbeat_interval_s)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+async def build_controller(settings: Settings) -> Controller:
+    """Open the database (migrated to the newest schema), the CA and the first admin."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.resolved_database_url)
+    await migrate.upgrade(engine)
+    sessions = session_factory(engine)
+    ca = CertificateAuthority(settings.data_dir / "pki")
+    bootstrap = settings.bootstrap_token.get_secret_value() if settings.bootstrap_token else None
+    async with sessions() as session:
+        created = await ensure_first_admin(session, bootstrap)
+    if created:
+        # Shown once, like every secret: it is stored only as a hash.
+        log.warning("first start: the admin's API token is %s (shown once)", created)
+    # Heartbeats come every half window; flushing each quarter keeps last_seen fresh.
+    presence = Presence(sessions, flush_interval_s=settings.heartbeat_interval_s / 4)
+    return Controller(settings, engine, sessions, ca, presence)

@@ -1,0 +1,163 @@
+"""The AgentGateway service: one bidirectional stream per connected agent."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+
+import grpc
+
+from controller.container import Controller
+from controller.errors import Unauthenticated
+from controller.fleet import enrollment
+from controller.fleet.inventory import InventoryMessage, Outcome, apply_inventory
+from controller.pki import certificate_serial
+from protos.deskside.v1 import agent_pb2, agent_pb2_grpc
+
+log = logging.getLogger(__name__)
+HELLO_TIMEOUT_S = 10.0
+
+
+def _peer_identity(context: grpc.aio.ServicerContext) -> tuple[str, str] | None:
+    """(endpoint id, certificate serial) from the verified client certificate, if any."""
+    auth = context.auth_context()
+    names, pems = auth.get("x509_common_name"), auth.get("x509_pem_cert")
+    if not names or not pems:
+        return None
+    return names[0].decode(), certificate_serial(pems[0])
+
+
+class AgentConnection:
+    """The controller's side of one stream: an outbox drained by one writer task."""
+
+    def __init__(self, endpoint_id: str) -> None:
+        self.endpoint_id = endpoint_id
+        self.outbox: asyncio.Queue[agent_pb2.ControllerMessage | None] = asyncio.Queue()
+        self.closed_reason: str | None = None
+
+    def send(self, message: agent_pb2.ControllerMessage) -> None:
+        self.outbox.put_nowait(message)
+
+    def close(self, reason: str) -> None:
+        self.closed_reason = reason
+        self.outbox.put_nowait(None)
+
+
+def _inventory_message(seq: int, inv: agent_pb2.Inventory) -> InventoryMessage:
+    return InventoryMessage(
+        seq=seq,
+        full=inv.full,
+        base_seq=inv.base_seq,
+        collected_at=dt.datetime.fromtimestamp(inv.collected_at_ms / 1000, dt.UTC),
+        sections={name: json.loads(raw) for name, raw in inv.sections.items()},
+        removed=list(inv.removed_sections),
+    )
+
+
+class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
+    def __init__(self, controller: Controller) -> None:
+        self._controller = controller
+
+    async def Connect(
+        self,
+        request_iterator: AsyncIterator[agent_pb2.AgentMessage],
+        context: grpc.aio.ServicerContext,
+    ) -> None:
+        identity = _peer_identity(context)
+        if identity is None:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "a client certificate is required")
+        endpoint_id, serial = identity
+        try:
+            async with self._controller.sessions() as session:
+                endpoint = await enrollment.authenticate_agent(session, endpoint_id, serial)
+                last_seq, inventory_seq = endpoint.last_seq, endpoint.inventory_seq
+        except Unauthenticated as exc:
+            log.warning("refused agent %s: %s", context.peer(), exc)
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
+
+        first = await asyncio.wait_for(context.read(), HELLO_TIMEOUT_S)
+        if first is grpc.aio.EOF or not first.HasField("hello"):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message must be hello")
+        hello = first.hello
+        presence = self._controller.presence
+        connection = AgentConnection(endpoint_id)
+        await presence.connected(endpoint_id, connection, hello.agent_version, hello.hostname)
+        settings = self._controller.settings
+        connection.send(
+            agent_pb2.ControllerMessage(
+                welcome=agent_pb2.Welcome(
+                    endpoint_id=endpoint_id,
+                    last_seq=last_seq,
+                    inventory_seq=inventory_seq,
+                    heartbeat_interval_ms=int(settings.heartbeat_interval_s * 500),
+                    inventory_interval_ms=int(settings.inventory_interval_s * 1000),
+                    server_time_ms=int(time.time() * 1000),
+                )
+            )
+        )
+        log.info("agent %s connected from %s", endpoint_id, context.peer())
+        writer = asyncio.create_task(self._write(connection, context))
+        reader = asyncio.create_task(self._read(connection, context))
+        try:
+            await asyncio.wait({writer, reader}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (writer, reader):
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(writer, reader, return_exceptions=True)
+            await presence.disconnected(endpoint_id, connection)
+            log.info(
+                "agent %s disconnected: %s", endpoint_id, connection.closed_reason or "stream ended"
+            )
+        if connection.closed_reason:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, connection.closed_reason)
+
+    async def _write(self, connection: AgentConnection, context: grpc.aio.ServicerContext) -> None:
+        while (message := await connection.outbox.get()) is not None:
+            await context.write(message)
+
+    async def _read(self, connection: AgentConnection, context: grpc.aio.ServicerContext) -> None:
+        # Agents send a heartbeat every half window, so a whole window of silence means
+        # the link is gone even though no TCP reset arrived (a pulled cable).
+        window = self._controller.settings.heartbeat_interval_s
+        presence = self._controller.presence
+        while True:
+            try:
+                message = await asyncio.wait_for(context.read(), window)
+            except TimeoutError:
+                connection.closed_reason = f"no message for {window:g} s"
+                return
+            if message is grpc.aio.EOF:
+                return
+            presence.heard(connection.endpoint_id)
+            if message.HasField("durable"):
+                await self._durable(connection, message.durable)
+
+    async def _durable(self, connection: AgentConnection, durable: agent_pb2.Durable) -> None:
+        if durable.HasField("inventory"):
+            try:
+                msg = _inventory_message(durable.seq, durable.inventory)
+            except ValueError as exc:
+                # Acknowledged so the agent drops it: resending would fail the same way.
+                log.error(
+                    "endpoint %s sent bad inventory #%d: %s",
+                    connection.endpoint_id,
+                    durable.seq,
+                    exc,
+                )
+                connection.send(agent_pb2.ControllerMessage(ack=agent_pb2.Ack(seq=durable.seq)))
+                return
+            async with self._controller.sessions() as session:
+                outcome = await apply_inventory(session, connection.endpoint_id, msg)
+            connection.send(agent_pb2.ControllerMessage(ack=agent_pb2.Ack(seq=durable.seq)))
+            if outcome is Outcome.NEED_FULL:
+                connection.send(
+                    agent_pb2.ControllerMessage(
+                        inventory_request=agent_pb2.InventoryRequest(full=True)
+                    )
+                )

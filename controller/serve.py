@@ -1,0 +1,99 @@
+"""`deskside-controller serve`: FastAPI (uvicorn) and grpc.aio on one asyncio loop.
+
+SIGTERM or SIGINT stops it gracefully: HTTP stops accepting, agents' streams get a grace
+period, presence is recorded, the database is closed. Once listening, the bound addresses
+are written to DATA_DIR/controller.json so tools and tests can use port 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+from collections.abc import Generator
+
+import uvicorn
+
+from controller.api.app import create_app
+from controller.container import build_controller
+from controller.gateway.server import build_grpc_server
+from controller.settings import Settings, split_listen
+
+log = logging.getLogger(__name__)
+GRPC_GRACE_S = 5.0
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        # serve() owns the signals: uvicorn would re-raise them when it returns, killing
+        # the process before the gRPC side has stopped.
+        yield
+
+
+def _runtime_file(settings: Settings) -> str:
+    return str(settings.data_dir / "controller.json")
+
+
+async def serve(settings: Settings) -> None:
+    controller = await build_controller(settings)
+    grpc_server = build_grpc_server(controller)
+    await grpc_server.start()
+    host, port = split_listen(settings.http_listen)
+    http = _Server(
+        uvicorn.Config(
+            create_app(controller),
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=5,
+        )
+    )
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda: setattr(http, "should_exit", True))
+    presence_task = asyncio.create_task(controller.presence.run())
+    http_task = asyncio.create_task(http.serve())
+    while not http.started and not http_task.done():
+        await asyncio.sleep(0.01)
+    runtime = _runtime_file(settings)
+    if http.started:
+        http_port = http.servers[0].sockets[0].getsockname()[1]
+        grpc_host, _ = split_listen(settings.grpc_listen)
+        assert settings.enroll_listen is not None
+        enroll_host, _ = split_listen(settings.enroll_listen)
+        addresses = {
+            "pid": os.getpid(),
+            "http": f"{host}:{http_port}",
+            "grpc": f"{grpc_host}:{grpc_server.gateway_port}",
+            "enroll": f"{enroll_host}:{grpc_server.enroll_port}",
+            "ca_hash": controller.ca.ca_hash,
+        }
+        with open(runtime + ".tmp", "w") as f:
+            json.dump(addresses, f)
+        os.replace(runtime + ".tmp", runtime)
+        log.info(
+            "deskside controller ready: http %s, grpc %s, enroll %s, database %s",
+            addresses["http"],
+            addresses["grpc"],
+            addresses["enroll"],
+            controller.engine.dialect.name,
+        )
+    try:
+        await http_task
+    finally:
+        log.info("stopping")
+        await controller.presence.close_all("controller stopping")
+        await grpc_server.stop(GRPC_GRACE_S)
+        presence_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await presence_task
+        await controller.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(runtime)
+        log.info("stopped")

@@ -1,0 +1,125 @@
+"""Controller settings: a TOML file, then DESKSIDE_* environment variables (env wins).
+
+The TOML file is DESKSIDE_CONFIG if set, else ./deskside.toml when it exists. Keys are
+the field names below (``http_listen = "0.0.0.0:8000"``). A bad value stops the process
+at start with a message naming the setting and the reason.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from controller.errors import ConfigError
+
+
+def _check_listen(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host:
+        raise ValueError(f"expected HOST:PORT, got {value!r}")
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"port must be a number from 0 to 65535, got {port!r}")
+    return value
+
+
+ListenAddress = Annotated[str, AfterValidator(_check_listen)]
+
+
+def split_listen(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def _config_file() -> Path | None:
+    named = os.environ.get("DESKSIDE_CONFIG")
+    if named:
+        return Path(named)
+    default = Path("deskside.toml")
+    return default if default.exists() else None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DESKSIDE_", extra="forbid")
+
+    data_dir: Path = Path("var")
+    http_listen: ListenAddress = "127.0.0.1:8000"
+    grpc_listen: ListenAddress = "127.0.0.1:50051"
+    # Enrolment needs server-only TLS (the agent has no certificate yet) and grpcio cannot
+    # make a client certificate optional on one port, so it has its own listener:
+    # by default the gRPC port + 1.
+    enroll_listen: ListenAddress | None = None
+    database_url: str | None = None
+    bootstrap_token: SecretStr | None = None
+    heartbeat_interval_s: float = Field(default=10.0, ge=0.2, le=3600)
+    inventory_interval_s: float = Field(default=300.0, ge=1, le=86400)
+    enrollment_token_ttl_s: int = Field(default=86400, ge=60, le=90 * 86400)
+    log_level: str = Field(default="info", pattern="^(debug|info|warning|error)$")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = _config_file()
+        if config_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    @model_validator(mode="after")
+    def _default_enroll_listen(self) -> Settings:
+        if self.enroll_listen is None:
+            host, port = split_listen(self.grpc_listen)
+            self.enroll_listen = f"{host}:{port + 1 if port else 0}"
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        url = self.database_url or f"sqlite:///{self.data_dir.resolve() / 'deskside.db'}"
+        return async_database_url(url)
+
+
+def async_database_url(url: str) -> str:
+    """Accept plain sqlite:// and postgresql:// URLs and pick the async driver for them."""
+    for plain, driver in (
+        ("sqlite://", "sqlite+aiosqlite://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    if url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        return url
+    raise ConfigError(
+        f"DESKSIDE_DATABASE_URL: unsupported database {url.split(':', 1)[0]!r}; "
+        "use sqlite:///PATH or postgresql://USER@HOST/DB"
+    )
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings, turning pydantic's report into one ConfigError per bad setting."""
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = "DESKSIDE_" + "_".join(str(p) for p in error["loc"]).upper()
+            problems.append(f"{name}: {error['msg'].removeprefix('Value error, ')}")
+        raise ConfigError("invalid settings: " + "; ".join(problems)) from None
+    except (OSError, ValueError) as exc:  # an unreadable or malformed TOML file
+        raise ConfigError(f"configuration file {_config_file()}: {exc}") from None
+    settings.resolved_database_url  # noqa: B018 - validates the URL at start, not first use
+    return settings

@@ -22,8 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from controller.errors import EnrollmentRefused
+from protos.deskside.v1 import SERVER_NAME
 
-SERVER_NAME = "deskside-controller"
 CA_LIFETIME = dt.timedelta(days=3650)
 SERVER_LIFETIME = dt.timedelta(days=365)
 AGENT_LIFETIME = dt.timedelta(days=365)

@@ -1,0 +1,120 @@
+"""`deskside-agent run`: collect inventory on schedule, spool it, keep one stream to the controller."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol
+
+import grpc
+
+from agent.backoff import Backoff
+from agent.connection import Intervals, Refused, Session, open_channel
+from agent.inventory_feed import InventoryFeed
+from agent.settings import AgentSettings
+from agent.spool import Spool
+from agent.state import SPOOL, Credentials, Identity
+
+log = logging.getLogger(__name__)
+# A connection that lasted this long was healthy: start backing off from scratch.
+HEALTHY_AFTER_S = 10.0
+
+
+class Collector(Protocol):
+    def snapshot(self) -> dict[str, Any]: ...
+
+
+class AgentRuntime:
+    def __init__(
+        self,
+        settings: AgentSettings,
+        identity: Identity,
+        credentials: Credentials,
+        collector: Collector,
+    ) -> None:
+        self._settings = settings
+        self._identity = identity
+        self._credentials = credentials
+        self._collector = collector
+        self.spool = Spool(settings.state_dir / SPOOL, settings.spool_max_bytes)
+        self._feed = InventoryFeed()
+        self._intervals = Intervals()
+        self._spooled = asyncio.Event()
+        self._collect_now = asyncio.Event()
+        # One collector thread: the default pool would start several, each with its own stack.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collector")
+
+    async def run(self, stop: asyncio.Event) -> None:
+        tasks = [
+            asyncio.create_task(self._inventory_loop()),
+            asyncio.create_task(self._connection_loop()),
+        ]
+        try:
+            await stop.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self.spool.close()
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _want_full(self) -> None:
+        self._feed.want_full()
+        self._collect_now.set()
+
+    async def _inventory_loop(self) -> None:
+        while True:
+            self._collect_now.clear()
+            try:
+                snapshot = await asyncio.get_running_loop().run_in_executor(
+                    self._executor, self._collector.snapshot
+                )
+            except Exception:  # a probe bug must not stop the agent
+                log.exception("inventory collection failed")
+            else:
+                durable = self._feed.message(snapshot)
+                if durable is not None:
+                    seq = self.spool.append(durable.SerializeToString())
+                    self._feed.spooled(seq)
+                    self._spooled.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._collect_now.wait(), self._intervals.inventory_s)
+
+    def _welcomed(self, inventory_s_before: float) -> None:
+        # A shorter interval from the controller applies now, not after the old one ends.
+        if self._intervals.inventory_s < inventory_s_before:
+            self._collect_now.set()
+
+    async def _connection_loop(self) -> None:
+        backoff = Backoff(max_s=self._settings.max_backoff_s)
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            before = self._intervals.inventory_s
+            channel = open_channel(self._identity, self._credentials, self._intervals.heartbeat_s)
+            session = Session(
+                channel,
+                self.spool,
+                self._spooled,
+                self._intervals,
+                on_welcome=lambda: self._welcomed(before),
+                on_full_wanted=self._want_full,
+                inventory_base_seq=lambda: self._feed.base_seq,
+            )
+            try:
+                await session.run()
+                log.warning("the controller closed the stream")
+            except Refused as exc:
+                log.error("the controller refused this agent: %s", exc)
+            except (grpc.aio.AioRpcError, ConnectionError, TimeoutError) as exc:
+                detail = exc.details() if isinstance(exc, grpc.aio.AioRpcError) else str(exc)
+                log.warning("connection to %s lost: %s", self._identity.controller, detail)
+            finally:
+                await channel.close(grace=None)
+            if loop.time() - started > HEALTHY_AFTER_S:
+                backoff.reset()
+            delay = backoff.next_delay()
+            log.info("reconnecting in %.1f s", delay)
+            await asyncio.sleep(delay)

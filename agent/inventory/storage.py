@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
 
-# Kernel and virtual filesystems with no storage behind them. overlay is not
-# here: it is the root filesystem of containers.
+if TYPE_CHECKING:
+    from psutil._ntuples import sdiskpart
+
+# Kernel and virtual filesystems with no storage behind them, plus squashfs:
+# snap mounts one read-only, always-full image per package revision, which
+# would bury the real disks. overlay is not here: it is containers' root.
 _PSEUDO_FSTYPES = frozenset(
     {
         "autofs", "binfmt_misc", "bpf", "cgroup", "cgroup2", "configfs", "debugfs",
@@ -21,11 +25,11 @@ _PSEUDO_FSTYPES = frozenset(
 # statvfs on a network filesystem blocks while its server is unreachable, so
 # these are listed without usage figures rather than risk hanging a snapshot.
 _REMOTE_FSTYPES = frozenset(
-    {"nfs", "nfs4", "cifs", "smbfs", "smb3", "afs", "ceph", "glusterfs", "fuse.sshfs", "9p"}
+    {"nfs", "nfs4", "cifs", "smbfs", "smb3", "afs", "ceph", "glusterfs", "fuse.sshfs"}
 )
 
 
-def _mount(part: Any, remote: bool) -> dict[str, Any] | None:
+def _mount(part: sdiskpart, remote: bool) -> dict[str, Any] | None:
     entry: dict[str, Any] = {
         "device": part.device,
         "mountpoint": part.mountpoint,

@@ -46,7 +46,10 @@ def services() -> dict[str, Any]:
     out = run_probe(sysv.ARGV, timeout=_SLOW_PROBE_TIMEOUT_S)
     if out is None and not scripts:
         return {"manager": None, "items": []}
-    return {"manager": "sysv", "items": sysv.merge_scripts(sysv.parse_status_all(out or ""), scripts)}
+    return {
+        "manager": "sysv",
+        "items": sysv.merge_scripts(sysv.parse_status_all(out or ""), scripts),
+    }
 
 
 def _uses_dpkg() -> bool:

@@ -10,18 +10,21 @@ ARGV = [
     "-W",
     "-f=${Package}\\t${Version}\\t${Architecture}\\t${db:Status-Status}\\n",
 ]
+_INSTALLED = frozenset({"installed", "triggers-pending", "triggers-awaited"})
 
 
 def parse_dpkg_query(text: str) -> list[dict[str, Any]]:
     """Return installed packages as {name, version, arch}, sorted by name.
 
-    Packages that are removed but keep config files, or are half-installed,
-    still appear in dpkg's database; only "installed" ones are reported.
+    dpkg's database also lists packages that were removed but keep their
+    config files, and ones whose unpacking or configuration broke off; only
+    complete installs are reported, including those merely waiting for a
+    trigger (man-db's, typically) to run.
     """
     packages: list[dict[str, Any]] = []
     for line in text.splitlines():
         parts = line.split("\t")
-        if len(parts) != 4 or parts[3] != "installed":
+        if len(parts) != 4 or parts[3] not in _INSTALLED:
             continue
         name, version, arch, _ = parts
         packages.append({"name": name, "version": version, "arch": arch or None})

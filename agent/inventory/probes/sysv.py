@@ -30,8 +30,10 @@ def parse_status_all(text: str) -> list[dict[str, Any]]:
 
 def is_service_script(name: str) -> bool:
     """Tell whether an /etc/init.d entry name is a service script."""
-    return name not in _NOT_SERVICES and not name.startswith(".") and not name.endswith(
-        _BACKUP_SUFFIXES
+    return (
+        name not in _NOT_SERVICES
+        and not name.startswith(".")
+        and not name.endswith(_BACKUP_SUFFIXES)
     )
 
 

@@ -7,7 +7,9 @@ from typing import Any
 from agent.inventory.probes.powershell import as_str, load_json_rows, powershell_argv
 
 ARGV = powershell_argv(
-    "Get-CimInstance Win32_Service | Select-Object Name,State,StartMode,DisplayName | ConvertTo-Json"
+    "Get-CimInstance Win32_Service"
+    " | Select-Object Name,State,StartMode,DisplayName"
+    " | ConvertTo-Json"
 )
 
 _STATES = {"Running": "running", "Stopped": "stopped"}

@@ -13,7 +13,7 @@ class Backoff:
 
     def next_delay(self) -> float:
         """Half the exponential step fixed, half random ("equal jitter")."""
-        step = min(self._max_s, self._initial_s * 2**self._attempt)
+        step = min(self._max_s, self._initial_s * 2.0**self._attempt)
         self._attempt += 1
         return step / 2 + random.uniform(0, step / 2)
 

@@ -78,7 +78,8 @@ def inventory(
     unknown = [s for s in section or [] if s not in SECTIONS]
     if unknown:
         typer.echo(
-            f"deskside-agent: --section: unknown {', '.join(unknown)}; one of {', '.join(SECTIONS)}",
+            f"deskside-agent: --section: unknown {', '.join(unknown)}; "
+            f"one of {', '.join(SECTIONS)}",
             err=True,
         )
         raise typer.Exit(2)

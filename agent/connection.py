@@ -62,7 +62,7 @@ class Session:
         spool: Spool,
         spooled: asyncio.Event,
         intervals: Intervals,
-        on_welcome: Callable[[], None],
+        on_welcome: Callable[[agent_pb2.Welcome], None],
         on_full_wanted: Callable[[], None],
         inventory_base_seq: Callable[[], int],
     ) -> None:
@@ -75,7 +75,8 @@ class Session:
         self._inventory_base_seq = inventory_base_seq
 
     async def run(self) -> None:
-        call = self._stub.Connect()
+        # The aio read/write style: no request iterator, the call is written to directly.
+        call = self._stub.Connect()  # type: ignore[call-arg]
         try:
             await self._run(call)
         except grpc.aio.AioRpcError as exc:
@@ -96,20 +97,16 @@ class Session:
         )
         await call.write(agent_pb2.AgentMessage(hello=hello))
         first = await asyncio.wait_for(call.read(), WELCOME_TIMEOUT_S)
-        if first is grpc.aio.EOF or not first.HasField("welcome"):
+        if not isinstance(first, agent_pb2.ControllerMessage) or not first.HasField("welcome"):
             raise ConnectionError("the controller did not answer hello with welcome")
         welcome = first.welcome
         self._spool.continue_after(welcome.last_seq)
-        if welcome.heartbeat_interval_ms:
-            self._intervals.heartbeat_s = welcome.heartbeat_interval_ms / 1000
-        if welcome.inventory_interval_ms:
-            self._intervals.inventory_s = welcome.inventory_interval_ms / 1000
         log.info(
             "connected as endpoint %s (controller has up to #%d)",
             welcome.endpoint_id,
             welcome.last_seq,
         )
-        self._on_welcome()
+        self._on_welcome(welcome)
         reader = asyncio.create_task(self._read(call))
         try:
             await self._write(call, welcome.last_seq, reader)
@@ -121,7 +118,7 @@ class Session:
     async def _read(
         self, call: grpc.aio.StreamStreamCall[agent_pb2.AgentMessage, agent_pb2.ControllerMessage]
     ) -> None:
-        while (message := await call.read()) is not grpc.aio.EOF:
+        while isinstance(message := await call.read(), agent_pb2.ControllerMessage):
             if message.HasField("ack"):
                 self._spool.ack(message.ack.seq)
             elif message.HasField("inventory_request"):

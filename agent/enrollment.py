@@ -60,9 +60,9 @@ def _presented_chain(host: str, port: int) -> list[bytes]:
             context.wrap_socket(raw, server_hostname=SERVER_NAME) as tls,
         ):
             # Public from Python 3.13; the same method on the internal object before that.
-            chain_of = (
-                getattr(tls, "get_unverified_chain", None) or tls._sslobj.get_unverified_chain
-            )  # type: ignore[attr-defined]
+            chain_of = getattr(tls, "get_unverified_chain", None)
+            if chain_of is None:  # before Python 3.13 only the internal object has it
+                chain_of = tls._sslobj.get_unverified_chain  # type: ignore[attr-defined]
             chain = chain_of()
     except OSError as exc:
         raise EnrollError(
@@ -93,8 +93,8 @@ def pinned_ca(chain: list[bytes], ca_hash: str) -> bytes:
             return ca.public_bytes(Encoding.PEM)
     seen = ", ".join("sha256:" + hashlib.sha256(d).hexdigest() for d in chain[1:]) or "none"
     raise EnrollError(
-        f"--ca-hash: the controller's CA does not match the pinned hash {ca_hash} (it presented {seen}); "
-        "refusing to send the token"
+        f"--ca-hash: the controller's CA does not match the pinned hash {ca_hash} "
+        f"(it presented {seen}); refusing to send the token"
     )
 
 

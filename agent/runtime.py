@@ -1,4 +1,4 @@
-"""`deskside-agent run`: collect inventory on schedule, spool it, keep one stream to the controller."""
+"""The agent at work: collect inventory on schedule, spool it, hold one stream to the controller."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from agent.inventory_feed import InventoryFeed
 from agent.settings import AgentSettings
 from agent.spool import Spool
 from agent.state import SPOOL, Credentials, Identity
+from protos.deskside.v1 import agent_pb2
 
 log = logging.getLogger(__name__)
 # A connection that lasted this long was healthy: start backing off from scratch.
@@ -82,24 +83,28 @@ class AgentRuntime:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._collect_now.wait(), self._intervals.inventory_s)
 
-    def _welcomed(self, inventory_s_before: float) -> None:
-        # A shorter interval from the controller applies now, not after the old one ends.
-        if self._intervals.inventory_s < inventory_s_before:
-            self._collect_now.set()
+    def _welcomed(self, welcome: agent_pb2.Welcome) -> None:
+        if welcome.heartbeat_interval_ms:
+            self._intervals.heartbeat_s = welcome.heartbeat_interval_ms / 1000
+        if welcome.inventory_interval_ms:
+            inventory_s = welcome.inventory_interval_ms / 1000
+            # A shorter interval from the controller applies now, not after the old one ends.
+            if inventory_s < self._intervals.inventory_s:
+                self._collect_now.set()
+            self._intervals.inventory_s = inventory_s
 
     async def _connection_loop(self) -> None:
         backoff = Backoff(max_s=self._settings.max_backoff_s)
         loop = asyncio.get_running_loop()
         while True:
             started = loop.time()
-            before = self._intervals.inventory_s
             channel = open_channel(self._identity, self._credentials, self._intervals.heartbeat_s)
             session = Session(
                 channel,
                 self.spool,
                 self._spooled,
                 self._intervals,
-                on_welcome=lambda: self._welcomed(before),
+                on_welcome=self._welcomed,
                 on_full_wanted=self._want_full,
                 inventory_base_seq=lambda: self._feed.base_seq,
             )

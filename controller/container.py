@@ -25,6 +25,20 @@ class Controller:
     sessions: SessionFactory
     ca: CertificateAuthority
     presence: Presence
+    # Where agents dial, once the gRPC port is bound (port 0 picks one).
+    agent_address: str = ""
+    enroll_address: str = ""
+
+    def enroll_command(self, token: str, ca_hash: str) -> str:
+        """The command that enrols an agent; --enroll-address only where the default is wrong."""
+        command = (
+            f"deskside-agent enroll --controller {self.agent_address} "
+            f"--token {token} --ca-hash {ca_hash}"
+        )
+        host, _, port = self.agent_address.rpartition(":")
+        if self.enroll_address != f"{host}:{int(port) + 1}":
+            command += f" --enroll-address {self.enroll_address}"
+        return command
 
     @property
     def online_window(self) -> dt.timedelta:

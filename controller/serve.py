@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import signal
+import socket
 from collections.abc import Generator
 
 import uvicorn
@@ -34,6 +35,19 @@ class _Server(uvicorn.Server):
         yield
 
 
+def _public_address(listen: str, bound_port: int) -> str:
+    host, _ = split_listen(listen)
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - recognising a wildcard, not binding one
+        host = socket.getfqdn()
+    return f"[{host}]:{bound_port}" if ":" in host else f"{host}:{bound_port}"
+
+
+def _write_runtime_file(path: str, addresses: dict[str, object]) -> None:
+    with open(path + ".tmp", "w") as f:
+        json.dump(addresses, f)
+    os.replace(path + ".tmp", path)
+
+
 def _runtime_file(settings: Settings) -> str:
     return str(settings.data_dir / "controller.json")
 
@@ -42,6 +56,11 @@ async def serve(settings: Settings) -> None:
     controller = await build_controller(settings)
     grpc_server = build_grpc_server(controller)
     await grpc_server.start()
+    controller.agent_address = settings.public_grpc_address or _public_address(
+        settings.grpc_listen, grpc_server.gateway_port
+    )
+    assert settings.enroll_listen is not None
+    controller.enroll_address = _public_address(settings.enroll_listen, grpc_server.enroll_port)
     host, port = split_listen(settings.http_listen)
     http = _Server(
         uvicorn.Config(
@@ -59,24 +78,19 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, lambda: setattr(http, "should_exit", True))
     presence_task = asyncio.create_task(controller.presence.run())
     http_task = asyncio.create_task(http.serve())
-    while not http.started and not http_task.done():
+    while not http.started and not http_task.done():  # noqa: ASYNC110 - uvicorn has no event
         await asyncio.sleep(0.01)
     runtime = _runtime_file(settings)
     if http.started:
         http_port = http.servers[0].sockets[0].getsockname()[1]
-        grpc_host, _ = split_listen(settings.grpc_listen)
-        assert settings.enroll_listen is not None
-        enroll_host, _ = split_listen(settings.enroll_listen)
         addresses = {
             "pid": os.getpid(),
             "http": f"{host}:{http_port}",
-            "grpc": f"{grpc_host}:{grpc_server.gateway_port}",
-            "enroll": f"{enroll_host}:{grpc_server.enroll_port}",
+            "grpc": controller.agent_address,
+            "enroll": controller.enroll_address,
             "ca_hash": controller.ca.ca_hash,
         }
-        with open(runtime + ".tmp", "w") as f:
-            json.dump(addresses, f)
-        os.replace(runtime + ".tmp", runtime)
+        _write_runtime_file(runtime, addresses)
         log.info(
             "deskside controller ready: http %s, grpc %s, enroll %s, database %s",
             addresses["http"],

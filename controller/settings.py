@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     # make a client certificate optional on one port, so it has its own listener:
     # by default the gRPC port + 1.
     enroll_listen: ListenAddress | None = None
+    # The gRPC address agents are told to dial (enrolment commands); default: the
+    # listen address, with this machine's name for a wildcard host.
+    public_grpc_address: ListenAddress | None = None
     database_url: str | None = None
     bootstrap_token: SecretStr | None = None
     heartbeat_interval_s: float = Field(default=10.0, ge=0.2, le=3600)

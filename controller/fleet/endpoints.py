@@ -55,9 +55,7 @@ def _decode_cursor(cursor: str) -> tuple[str, str]:
     return hostname, endpoint_id
 
 
-def _filtered(
-    query: Select[tuple[Endpoint]], f: EndpointFilter, window: dt.timedelta
-) -> Select[tuple[Endpoint]]:
+def _filtered(query: Select[Endpoint], f: EndpointFilter, window: dt.timedelta) -> Select[Endpoint]:
     if f.site is not None:
         query = query.join(Site, Endpoint.site_id == Site.id).where(Site.name == f.site)
     if f.tag is not None:

@@ -20,13 +20,14 @@ from controller.pki import certificate_serial
 from protos.deskside.v1 import agent_pb2, agent_pb2_grpc
 
 log = logging.getLogger(__name__)
+Context = grpc.aio.ServicerContext[agent_pb2.AgentMessage, agent_pb2.ControllerMessage]
 HELLO_TIMEOUT_S = 10.0
 
 
-def _peer_identity(context: grpc.aio.ServicerContext) -> tuple[str, str] | None:
+def _peer_identity(context: Context) -> tuple[str, str] | None:
     """(endpoint id, certificate serial) from the verified client certificate, if any."""
     auth = context.auth_context()
-    names, pems = auth.get("x509_common_name"), auth.get("x509_pem_cert")
+    names, pems = list(auth.get("x509_common_name", ())), list(auth.get("x509_pem_cert", ()))
     if not names or not pems:
         return None
     return names[0].decode(), certificate_serial(pems[0])
@@ -63,10 +64,11 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
     def __init__(self, controller: Controller) -> None:
         self._controller = controller
 
-    async def Connect(
+    # The aio read/write style: responses go through context.write, so nothing is returned.
+    async def Connect(  # type: ignore[override]
         self,
         request_iterator: AsyncIterator[agent_pb2.AgentMessage],
-        context: grpc.aio.ServicerContext,
+        context: Context,
     ) -> None:
         identity = _peer_identity(context)
         if identity is None:
@@ -81,7 +83,7 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
 
         first = await asyncio.wait_for(context.read(), HELLO_TIMEOUT_S)
-        if first is grpc.aio.EOF or not first.HasField("hello"):
+        if not isinstance(first, agent_pb2.AgentMessage) or not first.HasField("hello"):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message must be hello")
         hello = first.hello
         presence = self._controller.presence
@@ -117,11 +119,11 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
         if connection.closed_reason:
             await context.abort(grpc.StatusCode.UNAVAILABLE, connection.closed_reason)
 
-    async def _write(self, connection: AgentConnection, context: grpc.aio.ServicerContext) -> None:
+    async def _write(self, connection: AgentConnection, context: Context) -> None:
         while (message := await connection.outbox.get()) is not None:
             await context.write(message)
 
-    async def _read(self, connection: AgentConnection, context: grpc.aio.ServicerContext) -> None:
+    async def _read(self, connection: AgentConnection, context: Context) -> None:
         # Agents send a heartbeat every half window, so a whole window of silence means
         # the link is gone even though no TCP reset arrived (a pulled cable).
         window = self._controller.settings.heartbeat_interval_s
@@ -132,8 +134,8 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
             except TimeoutError:
                 connection.closed_reason = f"no message for {window:g} s"
                 return
-            if message is grpc.aio.EOF:
-                return
+            if not isinstance(message, agent_pb2.AgentMessage):
+                return  # end of stream
             presence.heard(connection.endpoint_id)
             if message.HasField("durable"):
                 await self._durable(connection, message.durable)

@@ -25,7 +25,9 @@ class EnrollmentService(agent_pb2_grpc.EnrollmentServicer):
         self._controller = controller
 
     async def Enroll(
-        self, request: agent_pb2.EnrollRequest, context: grpc.aio.ServicerContext
+        self,
+        request: agent_pb2.EnrollRequest,
+        context: grpc.aio.ServicerContext[agent_pb2.EnrollRequest, agent_pb2.EnrollResponse],
     ) -> agent_pb2.EnrollResponse:
         try:
             async with self._controller.sessions() as session:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
 
 from controller.container import Controller
 from controller.gateway.agent_stream import AgentGatewayService
@@ -19,7 +20,7 @@ MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 @dataclass(frozen=True)
 class GrpcServer:
     server: grpc.aio.Server
-    health: health.aio.HealthServicer
+    health: HealthServicer
     gateway_port: int
     enroll_port: int
 
@@ -57,7 +58,7 @@ def build_grpc_server(controller: Controller) -> GrpcServer:
     server = grpc.aio.server(options=_options(controller))
     agent_pb2_grpc.add_AgentGatewayServicer_to_server(AgentGatewayService(controller), server)
     agent_pb2_grpc.add_EnrollmentServicer_to_server(EnrollmentService(controller), server)
-    health_servicer = health.aio.HealthServicer()
+    health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     ca = controller.ca
     gateway_port = _add_port(

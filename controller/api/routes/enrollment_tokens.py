@@ -40,15 +40,11 @@ async def create(
         tags=body.tags,
         created_by=principal.user_id,
     )
-    command = (
-        f"deskside-agent enroll --controller {controller.settings.grpc_listen} "
-        f"--token {issued.token} --ca-hash {issued.ca_hash}"
-    )
     return EnrollmentTokenPublic(
         token=issued.token,
         ca_hash=issued.ca_hash,
         expires_at=issued.expires_at,
         site=issued.site,
         tags=issued.tags,
-        command=command,
+        command=controller.enroll_command(issued.token, issued.ca_hash),
     )

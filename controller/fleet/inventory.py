@@ -44,7 +44,7 @@ async def apply_inventory(
     session: AsyncSession, endpoint_id: str, msg: InventoryMessage
 ) -> Outcome:
     """Store one durable inventory message in one transaction with the endpoint's sequence."""
-    query = select(Endpoint).where(Endpoint.id == endpoint_id).with_for_update()
+    query = select(Endpoint).where(Endpoint.id == endpoint_id).with_for_update(of=Endpoint)
     endpoint = await session.scalar(query)
     if endpoint is None:
         raise NotFound("endpoint", endpoint_id)

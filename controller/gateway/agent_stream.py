@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import json
 import logging
@@ -110,8 +109,11 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
         finally:
             for task in (writer, reader):
                 task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.gather(writer, reader, return_exceptions=True)
+            results = await asyncio.gather(writer, reader, return_exceptions=True)
+            for result in results:
+                if isinstance(result, Exception):
+                    log.error("stream of agent %s failed", endpoint_id, exc_info=result)
+                    connection.closed_reason = connection.closed_reason or "controller error"
             await presence.disconnected(endpoint_id, connection)
             log.info(
                 "agent %s disconnected: %s", endpoint_id, connection.closed_reason or "stream ended"

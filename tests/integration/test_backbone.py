@@ -1,0 +1,367 @@
+"""The backbone through real processes: controller, agents, enrolment, inventory, presence.
+
+Runs once on SQLite and once on PostgreSQL (one controller per backend).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from databases import BACKENDS, fresh_database
+from processes import ADMIN_TOKEN, AgentProcess, ControllerProcess, wait_for
+from sql import query
+
+from protos.deskside.v1 import SERVER_NAME, agent_pb2, agent_pb2_grpc
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    with fresh_database(request.param, tmp_path_factory.mktemp(request.param)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def controller(
+    database: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ControllerProcess]:
+    process = ControllerProcess(tmp_path_factory.mktemp("controller"), database).start()
+    yield process
+    assert process.stop() == 0, process.log()
+    assert "stopped" in process.log()
+
+
+@pytest.fixture(scope="module")
+def agent(
+    controller: ControllerProcess, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[AgentProcess, str]]:
+    with controller.client() as client:
+        site = client.post("/sites", json={"name": "HQ"}).json()
+    token = controller.enrollment_token(site_id=site["id"], tags=["lab", "desk"])
+    process = AgentProcess(tmp_path_factory.mktemp("agents") / "main")
+    endpoint_id = process.enroll(controller, token)
+    process.start()
+    wait_for(lambda: _endpoint(controller, endpoint_id)["online"], 30, "agent online")
+    wait_for(lambda: _inventory(controller, endpoint_id), 30, "first inventory")
+    yield process, endpoint_id
+    process.stop()
+
+
+def _endpoint(controller: ControllerProcess, endpoint_id: str) -> dict[str, Any]:
+    with controller.client() as client:
+        response = client.get(f"/endpoints/{endpoint_id}")
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def _inventory(controller: ControllerProcess, endpoint_id: str) -> dict[str, Any] | None:
+    with controller.client() as client:
+        response = client.get(f"/endpoints/{endpoint_id}/inventory")
+    return dict(response.json()) if response.status_code == 200 else None
+
+
+def _history(controller: ControllerProcess, endpoint_id: str) -> list[dict[str, Any]]:
+    with controller.client() as client:
+        response = client.get(f"/endpoints/{endpoint_id}/inventory/history", params={"limit": 500})
+    assert response.status_code == 200, response.text
+    return list(response.json()["items"])
+
+
+def _endpoint_count(database: str) -> int:
+    return int(query(database, "SELECT COUNT(*) FROM endpoints")[0][0])
+
+
+def test_health_is_open_and_everything_else_needs_a_token(controller: ControllerProcess) -> None:
+    with controller.client(token=None) as anonymous:
+        health = anonymous.get("/health")
+        assert health.status_code == 200
+        assert health.json()["status"] == "ok"
+        assert anonymous.get("/endpoints").status_code == 401
+    with controller.client(token="dsk_not_a_real_token") as stranger:
+        denied = stranger.get("/endpoints")
+        assert denied.status_code == 401
+        assert denied.headers["www-authenticate"] == "Bearer"
+
+
+def test_enrolled_agent_is_listed_online_with_site_and_tags(
+    controller: ControllerProcess, agent: tuple[AgentProcess, str]
+) -> None:
+    _, endpoint_id = agent
+    endpoint = _endpoint(controller, endpoint_id)
+    assert endpoint["hostname"] == socket.gethostname()
+    assert endpoint["site"] == "HQ"
+    assert endpoint["tags"] == ["desk", "lab"]
+    assert endpoint["online"] is True
+    assert endpoint["os_family"] == "linux"
+    assert endpoint["agent_version"]
+    with controller.client() as client:
+        listed = client.get("/endpoints").json()
+    assert endpoint_id in [e["id"] for e in listed["items"]]
+
+
+def test_inventory_matches_this_host(
+    controller: ControllerProcess, agent: tuple[AgentProcess, str]
+) -> None:
+    _, endpoint_id = agent
+    inventory = wait_for(lambda: _inventory(controller, endpoint_id), 30, "first inventory")
+    sections = inventory["sections"]
+    meminfo = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+    assert sections["memory"]["total"] == int(meminfo["MemTotal"].split()[0]) * 1024
+    assert sections["cpu"]["logical_cores"] == os.cpu_count()
+    assert sections["os"]["hostname"] == socket.gethostname()
+    mounts = {line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()}
+    reported = {d["mountpoint"] for d in sections["disks"]["mounts"]}
+    assert "/" in reported
+    assert reported <= mounts
+    packages = {p["name"] for p in sections["software"]["packages"]}
+    assert "bash" in packages
+    assert sections["processes"]["count"] > 0
+
+
+def test_history_starts_full_then_carries_only_changed_sections(
+    controller: ControllerProcess, agent: tuple[AgentProcess, str]
+) -> None:
+    _, endpoint_id = agent
+    history = wait_for(
+        lambda: (h := _history(controller, endpoint_id)) and len(h) >= 3 and h, 30, "deltas"
+    )
+    oldest = history[-1]
+    assert oldest["full"] is True
+    assert "software" in oldest["changed_sections"]
+    deltas = [h for h in history if not h["full"]]
+    assert deltas, history
+    # The package list does not change while the test runs, so no delta carries it.
+    assert all("software" not in d["changed_sections"] for d in deltas)
+    seqs = [h["seq"] for h in history]
+    assert len(seqs) == len(set(seqs)), "an inventory message was stored twice"
+
+
+def test_endpoint_filters_and_paging(
+    controller: ControllerProcess, agent: tuple[AgentProcess, str], tmp_path: Path
+) -> None:
+    _, online_id = agent
+    # A second endpoint that enrols but never runs: offline, no site, another tag.
+    idle = AgentProcess(tmp_path / "idle")
+    idle_id = idle.enroll(controller, controller.enrollment_token(tags=["spare"]))
+    with controller.client() as client:
+
+        def ids(**params: Any) -> set[str]:
+            response = client.get("/endpoints", params=params)
+            assert response.status_code == 200, response.text
+            return {e["id"] for e in response.json()["items"]}
+
+        assert online_id in ids(site="HQ") and idle_id not in ids(site="HQ")
+        assert ids(tag="spare") == {idle_id}
+        assert online_id in ids(online="true") and idle_id not in ids(online="true")
+        assert idle_id in ids(online="false") and online_id not in ids(online="false")
+        assert online_id in ids(os="linux")
+        assert online_id not in ids(os="windows")
+        seen: list[str] = []
+        cursor = None
+        while True:
+            params: dict[str, Any] = {"limit": 1, **({"cursor": cursor} if cursor else {})}
+            page = client.get("/endpoints", params=params).json()
+            seen += [e["id"] for e in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert len(seen) == len(set(seen)) >= 2
+        assert {online_id, idle_id} <= set(seen)
+        bad = client.get("/endpoints", params={"cursor": "garbage!"})
+        assert bad.status_code == 422
+        assert "cursor" in bad.text
+
+
+def test_killed_agent_goes_offline_and_comes_back_without_duplicates(
+    controller: ControllerProcess, agent: tuple[AgentProcess, str]
+) -> None:
+    process, endpoint_id = agent
+    process.stop(signal.SIGKILL)
+    # Heartbeat interval is 1 s here: offline within that window (plus polling slack).
+    wait_for(lambda: not _endpoint(controller, endpoint_id)["online"], 10, "offline after kill")
+    before = len(_history(controller, endpoint_id))
+    process.start()
+    wait_for(lambda: _endpoint(controller, endpoint_id)["online"], 30, "online after restart")
+    wait_for(lambda: len(_history(controller, endpoint_id)) > before, 30, "inventory after restart")
+    seqs = [h["seq"] for h in _history(controller, endpoint_id)]
+    assert len(seqs) == len(set(seqs))
+    # A restarted agent starts with a full snapshot.
+    assert any(h["full"] for h in _history(controller, endpoint_id)[: len(seqs) - before])
+
+
+def test_spool_survives_a_controller_restart(
+    controller: ControllerProcess, agent: tuple[AgentProcess, str], database: str
+) -> None:
+    process, endpoint_id = agent
+    wait_for(lambda: _endpoint(controller, endpoint_id)["online"], 30, "online")
+    controller.stop()
+    down_at = time.time()
+    # Inventory is collected every 2 s; these snapshots can only go to the spool.
+    wait_for(
+        lambda: '"last_seq"' in (s := process.command("status").stdout) and _spooled(s) >= 2,
+        30,
+        "spooled messages",
+    )
+    controller.restart()
+    wait_for(
+        lambda: _endpoint(controller, endpoint_id)["online"], 30, "online after controller restart"
+    )
+    wait_for(lambda: _spooled(process.command("status").stdout) == 0, 30, "spool drained")
+    history = _history(controller, endpoint_id)
+    collected_while_down = [
+        h
+        for h in history
+        if _epoch(h["collected_at"]) > down_at
+        and _epoch(h["received_at"]) - _epoch(h["collected_at"]) > 0.5
+    ]
+    assert collected_while_down, "nothing collected while the controller was down was delivered"
+    seqs = [h["seq"] for h in history]
+    assert len(seqs) == len(set(seqs))
+    rows = query(
+        database, "SELECT seq, COUNT(*) FROM inventory_changes GROUP BY seq HAVING COUNT(*) > 1"
+    )
+    assert rows == []
+
+
+def _spooled(status_json: str) -> int:
+    import json
+
+    spool = json.loads(status_json)["spool"]
+    return int(spool["last_seq"]) - int(spool["last_acked"])
+
+
+def _epoch(iso: str) -> float:
+    import datetime as dt
+
+    return dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+# --- bad input: each refused with a clear error, and nothing changes ------------------
+
+
+def test_reused_unknown_and_expired_tokens_are_refused(
+    controller: ControllerProcess, database: str, tmp_path: Path
+) -> None:
+    token = controller.enrollment_token()
+    first = AgentProcess(tmp_path / "first")
+    first.enroll(controller, token)
+    count = _endpoint_count(database)
+
+    def attempt(name: str, token_value: str) -> str:
+        agent = AgentProcess(tmp_path / name)
+        enroll_port = controller.info["enroll"].rsplit(":", 1)[1]
+        result = agent.command(
+            "enroll", "--controller", controller.info["grpc"],
+            "--enroll-address", f"127.0.0.1:{enroll_port}",
+            "--token", token_value, "--ca-hash", token["ca_hash"],
+        )  # fmt: skip
+        assert result.returncode == 1
+        assert not (tmp_path / name / "agent.toml").exists()
+        return result.stderr
+
+    assert "token_used" in attempt("reused", token["token"])
+    assert "token_unknown" in attempt("unknown", "dse_nonsense")
+    expired = controller.enrollment_token()
+    query(
+        database,
+        "UPDATE enrollment_tokens SET expires_at = $1 WHERE used_at IS NULL",
+        _past(database),
+    )
+    assert "token_expired" in attempt("expired", expired["token"])
+    assert _endpoint_count(database) == count
+
+
+def _past(database: str) -> Any:
+    import datetime as dt
+
+    moment = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S.000000") if database.startswith("sqlite") else moment
+
+
+def test_wrong_ca_hash_refuses_before_the_token_is_spent(
+    controller: ControllerProcess, database: str, tmp_path: Path
+) -> None:
+    token = controller.enrollment_token()
+    agent = AgentProcess(tmp_path / "pinned")
+    enroll_port = controller.info["enroll"].rsplit(":", 1)[1]
+    for wrong, expected in (
+        ("sha256:" + "0" * 64, "does not match the pinned hash"),
+        ("md5:abc", "expected sha256:"),
+    ):
+        result = agent.command(
+            "enroll", "--controller", controller.info["grpc"],
+            "--enroll-address", f"127.0.0.1:{enroll_port}",
+            "--token", token["token"], "--ca-hash", wrong,
+        )  # fmt: skip
+        assert result.returncode == 1
+        assert "--ca-hash" in result.stderr and expected in result.stderr
+    rows = query(database, "SELECT used_at FROM enrollment_tokens WHERE used_at IS NULL")
+    assert rows, "the token was spent although the CA did not match"
+    agent.enroll(controller, token)  # still good after the refusals
+
+
+def test_gateway_refuses_a_client_without_certificate(controller: ControllerProcess) -> None:
+    ca_pem = (controller.data_dir / "pki" / "ca.pem").read_bytes()
+    credentials = grpc.ssl_channel_credentials(root_certificates=ca_pem)
+    options = [("grpc.ssl_target_name_override", SERVER_NAME)]
+    with grpc.secure_channel(controller.info["grpc"], credentials, options=options) as channel:
+        stub = agent_pb2_grpc.AgentGatewayStub(channel)
+        hello = agent_pb2.AgentMessage(hello=agent_pb2.Hello(agent_version="x"))
+        with pytest.raises(grpc.RpcError) as refused:
+            list(stub.Connect(iter([hello]), timeout=10))
+    assert refused.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNAUTHENTICATED)
+
+
+def test_revoked_certificate_is_refused(controller: ControllerProcess, tmp_path: Path) -> None:
+    agent = AgentProcess(tmp_path / "revokee")
+    endpoint_id = agent.enroll(controller, controller.enrollment_token())
+    agent.start()
+    try:
+        wait_for(lambda: _endpoint(controller, endpoint_id)["online"], 30, "online")
+        with controller.client() as client:
+            revoked = client.post(f"/endpoints/{endpoint_id}/revoke")
+        assert revoked.status_code == 200 and revoked.json()["revoked"] is True
+        wait_for(
+            lambda: not _endpoint(controller, endpoint_id)["online"], 10, "offline once revoked"
+        )
+        wait_for(
+            lambda: "refused this agent" in agent.log() and "revoked" in agent.log(),
+            20,
+            "agent told why",
+        )
+        time.sleep(2)  # it keeps trying with backoff and keeps being refused
+        assert not _endpoint(controller, endpoint_id)["online"]
+    finally:
+        agent.stop()
+
+
+def test_bad_api_input_names_the_field_and_changes_nothing(
+    controller: ControllerProcess, database: str
+) -> None:
+    tokens_before = query(database, "SELECT COUNT(*) FROM enrollment_tokens")[0][0]
+    with controller.client() as client:
+        bad_tag = client.post("/enrollment-tokens", json={"tags": ["ok", "no spaces allowed"]})
+        assert bad_tag.status_code == 422
+        assert bad_tag.json()["detail"][0]["loc"][-1] == "tags[1]"
+        no_site = client.post("/enrollment-tokens", json={"site_id": 999999})
+        assert no_site.status_code == 422 and "site_id" in no_site.text
+        short = client.post("/enrollment-tokens", json={"ttl_s": 5})
+        assert short.status_code == 422 and "ttl_s" in short.text
+        missing = client.get("/endpoints/not-an-endpoint")
+        assert missing.status_code == 404
+        assert client.get("/endpoints", params={"limit": 0}).status_code == 422
+    assert query(database, "SELECT COUNT(*) FROM enrollment_tokens")[0][0] == tokens_before
+
+
+def test_admin_token_from_bootstrap_setting(controller: ControllerProcess) -> None:
+    with controller.client(token=ADMIN_TOKEN) as client:
+        assert client.get("/sites").status_code == 200

@@ -1,7 +1,7 @@
 """Generate the Python code for protos/ with grpcio-tools (and mypy-protobuf stubs).
 
-    python scripts/gen_protos.py          # regenerate in place
-    python scripts/gen_protos.py --check  # exit 1 when the checked-in code is stale
+python scripts/gen_protos.py          # regenerate in place
+python scripts/gen_protos.py --check  # exit 1 when the checked-in code is stale
 """
 
 from __future__ import annotations

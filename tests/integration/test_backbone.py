@@ -365,3 +365,37 @@ def test_bad_api_input_names_the_field_and_changes_nothing(
 def test_admin_token_from_bootstrap_setting(controller: ControllerProcess) -> None:
     with controller.client(token=ADMIN_TOKEN) as client:
         assert client.get("/sites").status_code == 200
+
+
+def test_analyst_cli_lists_and_shows_endpoints(
+    controller: ControllerProcess, agent: tuple[AgentProcess, str]
+) -> None:
+    import json
+    import subprocess
+
+    from processes import BIN
+
+    _, endpoint_id = agent
+    env = {**os.environ, "DESKSIDE_URL": controller.url, "DESKSIDE_TOKEN": ADMIN_TOKEN}
+
+    def deskside(*args: str, **overrides: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(BIN / "deskside"), *args],
+            env={**env, **overrides},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    listed = deskside("endpoints", "ls", "--json", "--tag", "lab")
+    assert listed.returncode == 0, listed.stderr
+    assert [e["id"] for e in json.loads(listed.stdout)] == [endpoint_id]
+    table = deskside("endpoints", "ls")
+    assert table.returncode == 0 and socket.gethostname() in table.stdout
+    shown = deskside("endpoints", "show", endpoint_id, "--json")
+    assert json.loads(shown.stdout)["site"] == "HQ"
+    inventory = deskside("endpoints", "inventory", endpoint_id, "--section", "memory")
+    assert list(json.loads(inventory.stdout)["sections"]) == ["memory"]
+    assert deskside("endpoints", "show", "no-such-endpoint").returncode == 3
+    assert deskside("endpoints", "ls", DESKSIDE_TOKEN="wrong").returncode == 1
+    assert deskside("endpoints", "ls", DESKSIDE_TOKEN="").returncode == 2

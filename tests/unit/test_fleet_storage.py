@@ -199,7 +199,8 @@ def test_modules_are_importable_without_the_web_stack() -> None:
     code = (
         "import sys, controller.fleet.inventory, controller.fleet.enrollment, "
         "controller.fleet.endpoints, controller.fleet.presence;"
-        "bad=[m for m in ('fastapi','grpc','starlette') if m in sys.modules]; print(bad); sys.exit(bool(bad))"
+        "bad=[m for m in ('fastapi','grpc','starlette') if m in sys.modules];"
+        "print(bad); sys.exit(bool(bad))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[2]

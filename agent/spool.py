@@ -9,6 +9,7 @@ for a full snapshot, so dropping never leaves a wrong inventory behind.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +30,17 @@ class Spool:
         self._bytes = self._db.execute(
             "SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM outbox"
         ).fetchone()[0]
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """All or nothing, even across a crash: the connection runs in autocommit mode."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def _meta(self, key: str) -> int:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -59,8 +71,7 @@ class Spool:
         return int(self._bytes)
 
     def append(self, payload: bytes) -> int:
-        with self._db:
-            self._db.execute("BEGIN IMMEDIATE")
+        with self._transaction():
             seq = self.last_seq + 1
             self._db.execute("INSERT INTO outbox(seq, payload) VALUES(?, ?)", (seq, payload))
             self._set_meta("last_seq", seq)
@@ -75,7 +86,7 @@ class Spool:
             ).fetchone()
             if row is None or row[0] == self.last_seq:
                 return  # never drop the newest message
-            with self._db:
+            with self._transaction():
                 self._db.execute("DELETE FROM outbox WHERE seq = ?", (row[0],))
                 self._set_meta("dropped", self.dropped + 1)
             self._bytes -= row[1]
@@ -92,7 +103,7 @@ class Spool:
         """The controller stored everything up to seq."""
         if seq <= self.last_acked:
             return
-        with self._db:
+        with self._transaction():
             freed = self._db.execute(
                 "SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM outbox WHERE seq <= ?", (seq,)
             ).fetchone()[0]
@@ -110,7 +121,7 @@ class Spool:
         if controller_seq <= self.last_seq:
             self.ack(controller_seq)
             return
-        with self._db:
+        with self._transaction():
             rows = self._db.execute("SELECT seq FROM outbox ORDER BY seq").fetchall()
             offset = controller_seq
             for new_seq, (old_seq,) in enumerate(rows, start=offset + 1):

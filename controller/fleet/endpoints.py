@@ -63,8 +63,13 @@ def _filtered(query: Select[Endpoint], f: EndpointFilter, window: dt.timedelta) 
             Endpoint.id.in_(select(EndpointTag.endpoint_id).where(EndpointTag.tag == f.tag))
         )
     if f.os is not None:
+        # The user's text is matched literally: % and _ are not wildcards here.
+        literal = f.os.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(
-            or_(Endpoint.os_family == f.os.lower(), Endpoint.os_name.ilike(f"%{f.os}%"))
+            or_(
+                Endpoint.os_family == f.os.lower(),
+                Endpoint.os_name.ilike(f"%{literal}%", escape="\\"),
+            )
         )
     if f.online is not None:
         online = and_(

@@ -53,7 +53,8 @@ def agent(
     wait_for(lambda: _endpoint(controller, endpoint_id)["online"], 30, "agent online")
     wait_for(lambda: _inventory(controller, endpoint_id), 30, "first inventory")
     yield process, endpoint_id
-    process.stop()
+    assert process.stop() == 0, "the agent did not exit cleanly on SIGTERM"
+    assert "stopped" in process.log()
 
 
 def _endpoint(controller: ControllerProcess, endpoint_id: str) -> dict[str, Any]:

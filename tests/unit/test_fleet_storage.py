@@ -206,3 +206,23 @@ def test_modules_are_importable_without_the_web_stack() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[2]
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+async def test_os_filter_matches_text_literally(sessions: SessionFactory) -> None:
+    async with sessions() as s:
+        s.add(Endpoint(id="os-1", hostname="w1", os_name="Windows 11 Pro", os_family="windows"))
+        s.add(
+            Endpoint(id="os-2", hostname="w2", os_name="Windows_Server 100%", os_family="windows")
+        )
+        await s.commit()
+
+    async def names(text: str) -> set[str]:
+        async with sessions() as s:
+            page = await list_endpoints(s, EndpointFilter(os=text), window=WINDOW, limit=100)
+            return {e.hostname for e in page.items}
+
+    assert await names("windows") == {"w1", "w2"}
+    assert await names("11 pro") == {"w1"}
+    assert await names("_") == {"w2"}
+    assert await names("%") == {"w2"}
+    assert await names("Windows%11") == set()

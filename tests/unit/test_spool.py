@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from agent.spool import Spool
 
 
@@ -60,3 +62,24 @@ def test_continue_after_a_known_sequence_acknowledges_it(tmp_path: Path) -> None
         spool.append(payload)
     spool.continue_after(2)
     assert [s for s, _ in spool.pending()] == [3]
+
+
+def test_a_failed_renumbering_leaves_the_spool_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spool = Spool(tmp_path / "s.db", max_bytes=1 << 20)
+    spool.append(b"a")
+    spool.append(b"b")
+    real_set_meta = spool._set_meta
+
+    def crash(key: str, value: int) -> None:
+        real_set_meta(key, value)
+        if key == "last_seq":
+            raise RuntimeError("power cut")
+
+    monkeypatch.setattr(spool, "_set_meta", crash)
+    with pytest.raises(RuntimeError):
+        spool.continue_after(40)
+    monkeypatch.undo()
+    assert [(s, p) for s, p in spool.pending()] == [(1, b"a"), (2, b"b")]
+    assert spool.last_seq == 2

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -30,7 +29,39 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: 
         time.sleep(interval)
 
 
-class ControllerProcess:
+class ManagedProcess:
+    """A deskside command run as a child process, its output in a log file."""
+
+    log_path: Path
+    launcher: list[str]
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+
+    def _spawn(self, *argv: str) -> subprocess.Popen[bytes]:
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [*self.launcher, *argv], env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        return self.process
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int | None:
+        """Signal the process and wait; a process that will not stop fails the test."""
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else None
+        self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise AssertionError(
+                f"{self.log_path.name}: did not stop on {sig}:\n{self.log()}"
+            ) from None
+
+
+class ControllerProcess(ManagedProcess):
     """`deskside-controller serve` on port 0 in its own data dir."""
 
     def __init__(
@@ -57,7 +88,6 @@ class ControllerProcess:
             **(extra_env or {}),
         }
         self.launcher = list(launcher)
-        self.process: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir / "controller.log"
         self.info: dict[str, Any] = {}
 
@@ -65,24 +95,12 @@ class ControllerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         runtime = self.data_dir / "controller.json"
         runtime.unlink(missing_ok=True)
-        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child process
-        self.process = subprocess.Popen(
-            [*self.launcher, str(BIN / "deskside-controller"), "serve"],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-        wait_for(
-            lambda: runtime.exists() or self.process.poll() is not None, 60, "controller start"
-        )  # type: ignore[union-attr]
+        process = self._spawn(str(BIN / "deskside-controller"), "serve")
+        wait_for(lambda: runtime.exists() or process.poll() is not None, 60, "controller start")
         if not runtime.exists():
             raise AssertionError(f"controller exited early:\n{self.log()}")
         self.info = json.loads(runtime.read_text())
         return self
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def restart(self) -> ControllerProcess:
         """Stop, then start again on the same ports, so agents find it where they left it."""
@@ -105,18 +123,8 @@ class ControllerProcess:
         assert response.status_code == 201, response.text
         return dict(response.json())
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int | None:
-        if self.process is None or self.process.poll() is not None:
-            return self.process.returncode if self.process else None
-        self.process.send_signal(sig)
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            raise AssertionError(f"controller did not stop on {sig}:\n{self.log()}") from None
 
-
-class AgentProcess:
+class AgentProcess(ManagedProcess):
     """`deskside-agent` with its own state dir."""
 
     def __init__(
@@ -130,7 +138,6 @@ class AgentProcess:
             "DESKSIDE_AGENT_MAX_BACKOFF_S": str(max_backoff_s),
             "DESKSIDE_AGENT_LOG_LEVEL": "debug",
         }
-        self.process: subprocess.Popen[bytes] | None = None
         self.log_path = state_dir.parent / f"{state_dir.name}.log"
 
     def command(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -159,29 +166,5 @@ class AgentProcess:
         return str(json.loads(self.command("status").stdout)["endpoint_id"])
 
     def start(self) -> AgentProcess:
-        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child process
-        self.process = subprocess.Popen(
-            [*self.launcher, str(BIN / "deskside-agent"), "run"],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
+        self._spawn(str(BIN / "deskside-agent"), "run")
         return self
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int | None:
-        if self.process is None or self.process.poll() is not None:
-            return None
-        self.process.send_signal(sig)
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
-
-    def remove(self) -> None:
-        self.stop()
-        shutil.rmtree(self.state_dir, ignore_errors=True)

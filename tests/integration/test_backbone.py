@@ -400,3 +400,18 @@ def test_analyst_cli_lists_and_shows_endpoints(
     assert deskside("endpoints", "show", "no-such-endpoint").returncode == 3
     assert deskside("endpoints", "ls", DESKSIDE_TOKEN="wrong").returncode == 1
     assert deskside("endpoints", "ls", DESKSIDE_TOKEN="").returncode == 2
+
+
+def test_grpc_health_service_answers_on_the_enrolment_listener(
+    controller: ControllerProcess,
+) -> None:
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    ca_pem = (controller.data_dir / "pki" / "ca.pem").read_bytes()
+    credentials = grpc.ssl_channel_credentials(root_certificates=ca_pem)
+    options = [("grpc.ssl_target_name_override", SERVER_NAME)]
+    with grpc.secure_channel(controller.info["enroll"], credentials, options=options) as channel:
+        reply = health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(), timeout=10
+        )
+    assert reply.status == health_pb2.HealthCheckResponse.SERVING

@@ -44,6 +44,7 @@ def open_channel(
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.max_pings_without_data", 0),
         ("grpc.enable_retries", 0),
+        ("grpc.http2.bdp_probe", 0),  # see the controller's gateway options
     ]
     creds = grpc.ssl_channel_credentials(
         root_certificates=credentials.ca_pem,

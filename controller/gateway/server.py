@@ -43,6 +43,9 @@ def _options(controller: Controller) -> list[tuple[str, int]]:
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.min_ping_interval_without_data_ms", max(1000, heartbeat_ms // 4)),
         ("grpc.http2.max_ping_strikes", 0),
+        # Bandwidth probing pings every time a heartbeat arrives: most of an idle
+        # agent's bytes on the wire, for a stream that never needs a large window.
+        ("grpc.http2.bdp_probe", 0),
     ]
 
 

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from controller import __version__
-from controller.errors import DesksideError
+from controller.errors import ConfigError, DesksideError
 from controller.settings import Settings, load_settings
 
 app = typer.Typer(help="The deskside controller.", no_args_is_help=True, add_completion=False)
@@ -42,6 +42,9 @@ def serve() -> None:
     _logging(settings)
     try:
         asyncio.run(run(settings))
+    except ConfigError as exc:
+        typer.echo(f"deskside-controller: {exc}", err=True)
+        raise typer.Exit(2) from None
     except (DesksideError, OSError) as exc:
         typer.echo(f"deskside-controller: {exc}", err=True)
         raise typer.Exit(1) from None

@@ -20,6 +20,7 @@ import uvicorn
 
 from controller.api.app import create_app
 from controller.container import build_controller
+from controller.errors import ConfigError
 from controller.gateway.server import build_grpc_server
 from controller.settings import Settings, split_listen
 
@@ -52,21 +53,40 @@ def _runtime_file(settings: Settings) -> str:
     return str(settings.data_dir / "controller.json")
 
 
+def _http_socket(listen: str) -> socket.socket:
+    """Bind before anything else starts, so a taken port fails fast with a clear error."""
+    host, port = split_listen(listen)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        raise ConfigError(
+            f"DESKSIDE_HTTP_LISTEN: cannot listen on {listen}: {exc.strerror}"
+        ) from None
+
+
 async def serve(settings: Settings) -> None:
+    http_socket = _http_socket(settings.http_listen)
     controller = await build_controller(settings)
-    grpc_server = build_grpc_server(controller)
+    try:
+        grpc_server = build_grpc_server(controller)
+    except ConfigError:
+        await controller.close()
+        http_socket.close()
+        raise
     await grpc_server.start()
     controller.agent_address = settings.public_grpc_address or _public_address(
         settings.grpc_listen, grpc_server.gateway_port
     )
     assert settings.enroll_listen is not None
     controller.enroll_address = _public_address(settings.enroll_listen, grpc_server.enroll_port)
-    host, port = split_listen(settings.http_listen)
+    host, _ = split_listen(settings.http_listen)
+    http_port = http_socket.getsockname()[1]
     http = _Server(
         uvicorn.Config(
             create_app(controller),
             host=host,
-            port=port,
+            port=http_port,
             log_config=None,
             access_log=False,
             lifespan="off",
@@ -77,12 +97,11 @@ async def serve(settings: Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, lambda: setattr(http, "should_exit", True))
     presence_task = asyncio.create_task(controller.presence.run())
-    http_task = asyncio.create_task(http.serve())
+    http_task = asyncio.create_task(http.serve(sockets=[http_socket]))
     while not http.started and not http_task.done():  # noqa: ASYNC110 - uvicorn has no event
         await asyncio.sleep(0.01)
     runtime = _runtime_file(settings)
     if http.started:
-        http_port = http.servers[0].sockets[0].getsockname()[1]
         addresses = {
             "pid": os.getpid(),
             "http": f"{host}:{http_port}",

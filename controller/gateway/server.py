@@ -9,6 +9,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
 from controller.container import Controller
+from controller.errors import ConfigError
 from controller.gateway.agent_stream import AgentGatewayService
 from controller.gateway.enrollment_service import EnrollmentService
 from controller.settings import split_listen
@@ -46,14 +47,24 @@ def _options(controller: Controller) -> list[tuple[str, int]]:
         # Bandwidth probing pings every time a heartbeat arrives: most of an idle
         # agent's bytes on the wire, for a stream that never needs a large window.
         ("grpc.http2.bdp_probe", 0),
+        # grpc sets SO_REUSEPORT by default: a second controller could then bind the same
+        # port and silently take half the agents. A taken port must be an error.
+        ("grpc.so_reuseport", 0),
     ]
 
 
-def _add_port(server: grpc.aio.Server, listen: str, creds: grpc.ServerCredentials) -> int:
+def _add_port(
+    server: grpc.aio.Server, setting: str, listen: str, creds: grpc.ServerCredentials
+) -> int:
     host, port = split_listen(listen)
-    bound = server.add_secure_port(f"[{host}]:{port}" if ":" in host else f"{host}:{port}", creds)
+    try:
+        bound = server.add_secure_port(
+            f"[{host}]:{port}" if ":" in host else f"{host}:{port}", creds
+        )
+    except RuntimeError:  # grpcio's way of saying the bind failed
+        bound = 0
     if bound == 0:
-        raise OSError(f"cannot listen on {listen}")
+        raise ConfigError(f"{setting}: cannot listen on {listen} (address in use or not local)")
     return bound
 
 
@@ -66,6 +77,7 @@ def build_grpc_server(controller: Controller) -> GrpcServer:
     ca = controller.ca
     gateway_port = _add_port(
         server,
+        "DESKSIDE_GRPC_LISTEN",
         controller.settings.grpc_listen,
         grpc.ssl_server_credentials(
             [(ca.server_key_pem, ca.server_cert_pem)],
@@ -77,6 +89,7 @@ def build_grpc_server(controller: Controller) -> GrpcServer:
     assert controller.settings.enroll_listen is not None
     enroll_port = _add_port(
         server,
+        "DESKSIDE_ENROLL_LISTEN",
         controller.settings.enroll_listen,
         grpc.ssl_server_credentials([(ca.server_key_pem, ca.server_cert_pem + ca.ca_pem)]),
     )

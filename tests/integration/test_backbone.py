@@ -415,3 +415,42 @@ def test_grpc_health_service_answers_on_the_enrolment_listener(
             health_pb2.HealthCheckRequest(), timeout=10
         )
     assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_bad_settings_and_taken_ports_stop_the_controller_with_the_setting_named(
+    controller: ControllerProcess, tmp_path: Path
+) -> None:
+    import subprocess
+
+    from processes import BIN
+
+    def serve(**settings: str) -> subprocess.CompletedProcess[str]:
+        env = {**controller.env, "DESKSIDE_DATA_DIR": str(tmp_path / "data"), **settings}
+        return subprocess.run(
+            [str(BIN / "deskside-controller"), "serve"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    cases = [
+        ({"DESKSIDE_HTTP_LISTEN": "nowhere"}, "DESKSIDE_HTTP_LISTEN: expected HOST:PORT"),
+        ({"DESKSIDE_HEARTBEAT_INTERVAL_S": "-1"}, "DESKSIDE_HEARTBEAT_INTERVAL_S"),
+        ({"DESKSIDE_DATABASE_URL": "oracle://db"}, "DESKSIDE_DATABASE_URL: unsupported database"),
+        (
+            {"DESKSIDE_HTTP_LISTEN": controller.info["http"]},
+            "DESKSIDE_HTTP_LISTEN: cannot listen on",
+        ),
+    ]
+    for settings, message in cases:
+        result = serve(**settings)
+        assert result.returncode == 2, (settings, result.stderr)
+        assert message in result.stderr
+        assert "Traceback" not in result.stderr
+        assert not (tmp_path / "data").exists(), f"{settings} changed the data dir"
+    taken_grpc = serve(
+        DESKSIDE_HTTP_LISTEN="127.0.0.1:0", DESKSIDE_GRPC_LISTEN=controller.info["grpc"]
+    )
+    assert taken_grpc.returncode == 2
+    assert "DESKSIDE_GRPC_LISTEN: cannot listen on" in taken_grpc.stderr

@@ -117,6 +117,12 @@ class ControllerProcess(ManagedProcess):
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.url + "/api/v1", headers=headers, timeout=30)
 
+    def endpoint(self, endpoint_id: str) -> dict[str, Any]:
+        with self.client() as client:
+            response = client.get(f"/endpoints/{endpoint_id}")
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
     def enrollment_token(self, **body: Any) -> dict[str, Any]:
         with self.client() as client:
             response = client.post("/enrollment-tokens", json=body)

@@ -15,7 +15,6 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from databases import fresh_database, require_or_skip
@@ -105,15 +104,8 @@ def _cmdline(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/cmdline").read_text().rstrip("\0").split("\0")
 
 
-def _endpoint(controller: ControllerProcess, endpoint_id: str) -> dict[str, Any]:
-    with controller.client() as client:
-        response = client.get(f"/endpoints/{endpoint_id}")
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
-
 def _online(controller: ControllerProcess, endpoint_id: str) -> bool:
-    return bool(_endpoint(controller, endpoint_id)["online"])
+    return bool(controller.endpoint(endpoint_id)["online"])
 
 
 @pytest.fixture

@@ -15,29 +15,10 @@ from typing import Any
 
 import grpc
 import pytest
-from databases import BACKENDS, fresh_database
 from processes import ADMIN_TOKEN, AgentProcess, ControllerProcess, wait_for
 from sql import query
 
-from protos.deskside.v1 import SERVER_NAME, agent_pb2, agent_pb2_grpc
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def database(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    with fresh_database(request.param, tmp_path_factory.mktemp(request.param)) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def controller(
-    database: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ControllerProcess]:
-    process = ControllerProcess(tmp_path_factory.mktemp("controller"), database).start()
-    yield process
-    assert process.stop() == 0, process.log()
-    assert "stopped" in process.log()
+from protos.deskside.v1 import SERVER_NAME
 
 
 @pytest.fixture(scope="module")
@@ -50,18 +31,11 @@ def agent(
     process = AgentProcess(tmp_path_factory.mktemp("agents") / "main")
     endpoint_id = process.enroll(controller, token)
     process.start()
-    wait_for(lambda: _endpoint(controller, endpoint_id)["online"], 30, "agent online")
+    wait_for(lambda: controller.endpoint(endpoint_id)["online"], 30, "agent online")
     wait_for(lambda: _inventory(controller, endpoint_id), 30, "first inventory")
     yield process, endpoint_id
     assert process.stop() == 0, "the agent did not exit cleanly on SIGTERM"
     assert "stopped" in process.log()
-
-
-def _endpoint(controller: ControllerProcess, endpoint_id: str) -> dict[str, Any]:
-    with controller.client() as client:
-        response = client.get(f"/endpoints/{endpoint_id}")
-    assert response.status_code == 200, response.text
-    return dict(response.json())
 
 
 def _inventory(controller: ControllerProcess, endpoint_id: str) -> dict[str, Any] | None:
@@ -75,10 +49,6 @@ def _history(controller: ControllerProcess, endpoint_id: str) -> list[dict[str, 
         response = client.get(f"/endpoints/{endpoint_id}/inventory/history", params={"limit": 500})
     assert response.status_code == 200, response.text
     return list(response.json()["items"])
-
-
-def _endpoint_count(database: str) -> int:
-    return int(query(database, "SELECT COUNT(*) FROM endpoints")[0][0])
 
 
 def test_health_is_open_and_everything_else_needs_a_token(controller: ControllerProcess) -> None:
@@ -97,7 +67,7 @@ def test_enrolled_agent_is_listed_online_with_site_and_tags(
     controller: ControllerProcess, agent: tuple[AgentProcess, str]
 ) -> None:
     _, endpoint_id = agent
-    endpoint = _endpoint(controller, endpoint_id)
+    endpoint = controller.endpoint(endpoint_id)
     assert endpoint["hostname"] == socket.gethostname()
     assert endpoint["site"] == "HQ"
     assert endpoint["tags"] == ["desk", "lab"]
@@ -188,10 +158,10 @@ def test_killed_agent_goes_offline_and_comes_back_without_duplicates(
     process, endpoint_id = agent
     process.stop(signal.SIGKILL)
     # Heartbeat interval is 1 s here: offline within that window (plus polling slack).
-    wait_for(lambda: not _endpoint(controller, endpoint_id)["online"], 10, "offline after kill")
+    wait_for(lambda: not controller.endpoint(endpoint_id)["online"], 10, "offline after kill")
     before = len(_history(controller, endpoint_id))
     process.start()
-    wait_for(lambda: _endpoint(controller, endpoint_id)["online"], 30, "online after restart")
+    wait_for(lambda: controller.endpoint(endpoint_id)["online"], 30, "online after restart")
     wait_for(lambda: len(_history(controller, endpoint_id)) > before, 30, "inventory after restart")
     seqs = [h["seq"] for h in _history(controller, endpoint_id)]
     assert len(seqs) == len(set(seqs))
@@ -203,7 +173,7 @@ def test_spool_survives_a_controller_restart(
     controller: ControllerProcess, agent: tuple[AgentProcess, str], database: str
 ) -> None:
     process, endpoint_id = agent
-    wait_for(lambda: _endpoint(controller, endpoint_id)["online"], 30, "online")
+    wait_for(lambda: controller.endpoint(endpoint_id)["online"], 30, "online")
     controller.stop()
     down_at = time.time()
     # Inventory is collected every 2 s; these snapshots can only go to the spool.
@@ -214,7 +184,9 @@ def test_spool_survives_a_controller_restart(
     )
     controller.restart()
     wait_for(
-        lambda: _endpoint(controller, endpoint_id)["online"], 30, "online after controller restart"
+        lambda: controller.endpoint(endpoint_id)["online"],
+        30,
+        "online after controller restart",
     )
     wait_for(lambda: _spooled(process.command("status").stdout) == 0, 30, "spool drained")
     history = _history(controller, endpoint_id)
@@ -244,128 +216,6 @@ def _epoch(iso: str) -> float:
     import datetime as dt
 
     return dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-
-
-# --- bad input: each refused with a clear error, and nothing changes ------------------
-
-
-def test_reused_unknown_and_expired_tokens_are_refused(
-    controller: ControllerProcess, database: str, tmp_path: Path
-) -> None:
-    token = controller.enrollment_token()
-    first = AgentProcess(tmp_path / "first")
-    first.enroll(controller, token)
-    count = _endpoint_count(database)
-
-    def attempt(name: str, token_value: str) -> str:
-        agent = AgentProcess(tmp_path / name)
-        enroll_port = controller.info["enroll"].rsplit(":", 1)[1]
-        result = agent.command(
-            "enroll", "--controller", controller.info["grpc"],
-            "--enroll-address", f"127.0.0.1:{enroll_port}",
-            "--token", token_value, "--ca-hash", token["ca_hash"],
-        )  # fmt: skip
-        assert result.returncode == 1
-        assert not (tmp_path / name / "agent.toml").exists()
-        return result.stderr
-
-    assert "token_used" in attempt("reused", token["token"])
-    assert "token_unknown" in attempt("unknown", "dse_nonsense")
-    expired = controller.enrollment_token()
-    query(
-        database,
-        "UPDATE enrollment_tokens SET expires_at = $1 WHERE used_at IS NULL",
-        _past(database),
-    )
-    assert "token_expired" in attempt("expired", expired["token"])
-    assert _endpoint_count(database) == count
-
-
-def _past(database: str) -> Any:
-    import datetime as dt
-
-    moment = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
-    return moment.strftime("%Y-%m-%d %H:%M:%S.000000") if database.startswith("sqlite") else moment
-
-
-def test_wrong_ca_hash_refuses_before_the_token_is_spent(
-    controller: ControllerProcess, database: str, tmp_path: Path
-) -> None:
-    token = controller.enrollment_token()
-    agent = AgentProcess(tmp_path / "pinned")
-    enroll_port = controller.info["enroll"].rsplit(":", 1)[1]
-    for wrong, expected in (
-        ("sha256:" + "0" * 64, "does not match the pinned hash"),
-        ("md5:abc", "expected sha256:"),
-    ):
-        result = agent.command(
-            "enroll", "--controller", controller.info["grpc"],
-            "--enroll-address", f"127.0.0.1:{enroll_port}",
-            "--token", token["token"], "--ca-hash", wrong,
-        )  # fmt: skip
-        assert result.returncode == 1
-        assert "--ca-hash" in result.stderr and expected in result.stderr
-    rows = query(database, "SELECT used_at FROM enrollment_tokens WHERE used_at IS NULL")
-    assert rows, "the token was spent although the CA did not match"
-    agent.enroll(controller, token)  # still good after the refusals
-
-
-def test_gateway_refuses_a_client_without_certificate(controller: ControllerProcess) -> None:
-    ca_pem = (controller.data_dir / "pki" / "ca.pem").read_bytes()
-    credentials = grpc.ssl_channel_credentials(root_certificates=ca_pem)
-    options = [("grpc.ssl_target_name_override", SERVER_NAME)]
-    with grpc.secure_channel(controller.info["grpc"], credentials, options=options) as channel:
-        stub = agent_pb2_grpc.AgentGatewayStub(channel)
-        hello = agent_pb2.AgentMessage(hello=agent_pb2.Hello(agent_version="x"))
-        with pytest.raises(grpc.RpcError) as refused:
-            list(stub.Connect(iter([hello]), timeout=10))
-    assert refused.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNAUTHENTICATED)
-
-
-def test_revoked_certificate_is_refused(controller: ControllerProcess, tmp_path: Path) -> None:
-    agent = AgentProcess(tmp_path / "revokee")
-    endpoint_id = agent.enroll(controller, controller.enrollment_token())
-    agent.start()
-    try:
-        wait_for(lambda: _endpoint(controller, endpoint_id)["online"], 30, "online")
-        with controller.client() as client:
-            revoked = client.post(f"/endpoints/{endpoint_id}/revoke")
-        assert revoked.status_code == 200 and revoked.json()["revoked"] is True
-        wait_for(
-            lambda: not _endpoint(controller, endpoint_id)["online"], 10, "offline once revoked"
-        )
-        wait_for(
-            lambda: "refused this agent" in agent.log() and "revoked" in agent.log(),
-            20,
-            "agent told why",
-        )
-        time.sleep(2)  # it keeps trying with backoff and keeps being refused
-        assert not _endpoint(controller, endpoint_id)["online"]
-    finally:
-        agent.stop()
-
-
-def test_bad_api_input_names_the_field_and_changes_nothing(
-    controller: ControllerProcess, database: str
-) -> None:
-    tokens_before = query(database, "SELECT COUNT(*) FROM enrollment_tokens")[0][0]
-    with controller.client() as client:
-        bad_tag = client.post("/enrollment-tokens", json={"tags": ["ok", "no spaces allowed"]})
-        assert bad_tag.status_code == 422
-        assert bad_tag.json()["detail"][0]["loc"][-1] == "tags[1]"
-        no_site = client.post("/enrollment-tokens", json={"site_id": 999999})
-        assert no_site.status_code == 422 and "site_id" in no_site.text
-        short = client.post("/enrollment-tokens", json={"ttl_s": 5})
-        assert short.status_code == 422 and "ttl_s" in short.text
-        missing = client.get("/endpoints/not-an-endpoint")
-        assert missing.status_code == 404
-        assert client.get("/endpoints", params={"limit": 0}).status_code == 422
-    assert query(database, "SELECT COUNT(*) FROM enrollment_tokens")[0][0] == tokens_before
-
-
-def test_admin_token_from_bootstrap_setting(controller: ControllerProcess) -> None:
-    with controller.client(token=ADMIN_TOKEN) as client:
-        assert client.get("/sites").status_code == 200
 
 
 def test_analyst_cli_lists_and_shows_endpoints(
@@ -417,40 +267,6 @@ def test_grpc_health_service_answers_on_the_enrolment_listener(
     assert reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
-def test_bad_settings_and_taken_ports_stop_the_controller_with_the_setting_named(
-    controller: ControllerProcess, tmp_path: Path
-) -> None:
-    import subprocess
-
-    from processes import BIN
-
-    def serve(**settings: str) -> subprocess.CompletedProcess[str]:
-        env = {**controller.env, "DESKSIDE_DATA_DIR": str(tmp_path / "data"), **settings}
-        return subprocess.run(
-            [str(BIN / "deskside-controller"), "serve"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-
-    cases = [
-        ({"DESKSIDE_HTTP_LISTEN": "nowhere"}, "DESKSIDE_HTTP_LISTEN: expected HOST:PORT"),
-        ({"DESKSIDE_HEARTBEAT_INTERVAL_S": "-1"}, "DESKSIDE_HEARTBEAT_INTERVAL_S"),
-        ({"DESKSIDE_DATABASE_URL": "oracle://db"}, "DESKSIDE_DATABASE_URL: unsupported database"),
-        (
-            {"DESKSIDE_HTTP_LISTEN": controller.info["http"]},
-            "DESKSIDE_HTTP_LISTEN: cannot listen on",
-        ),
-    ]
-    for settings, message in cases:
-        result = serve(**settings)
-        assert result.returncode == 2, (settings, result.stderr)
-        assert message in result.stderr
-        assert "Traceback" not in result.stderr
-        assert not (tmp_path / "data").exists(), f"{settings} changed the data dir"
-    taken_grpc = serve(
-        DESKSIDE_HTTP_LISTEN="127.0.0.1:0", DESKSIDE_GRPC_LISTEN=controller.info["grpc"]
-    )
-    assert taken_grpc.returncode == 2
-    assert "DESKSIDE_GRPC_LISTEN: cannot listen on" in taken_grpc.stderr
+def test_admin_token_from_bootstrap_setting(controller: ControllerProcess) -> None:
+    with controller.client(token=ADMIN_TOKEN) as client:
+        assert client.get("/sites").status_code == 200

@@ -8,22 +8,21 @@ import logging
 from typing import Annotated
 
 import typer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from controller import __version__
+from controller.access.actor import Actor
+from controller.cli_accounts import token_app, user_app
+from controller.cli_support import run_task, settings_or_exit
+from controller.container import Controller
 from controller.errors import ConfigError, DesksideError
-from controller.settings import Settings, load_settings
+from controller.settings import Settings
 
 app = typer.Typer(help="The deskside controller.", no_args_is_help=True, add_completion=False)
 enrollment_app = typer.Typer(help="Enrolment tokens for new agents.", no_args_is_help=True)
 app.add_typer(enrollment_app, name="enrollment-token")
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except DesksideError as exc:
-        typer.echo(f"deskside-controller: {exc}", err=True)
-        raise typer.Exit(2) from None
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
 
 
 def _logging(settings: Settings) -> None:
@@ -38,7 +37,7 @@ def serve() -> None:
     """Run the controller: REST API, web console and the agent gateway."""
     from controller.serve import serve as run
 
-    settings = _settings()
+    settings = settings_or_exit()
     _logging(settings)
     try:
         asyncio.run(run(settings))
@@ -56,7 +55,7 @@ def migrate() -> None:
     from controller.storage import migrate as migrations
     from controller.storage.db import create_engine
 
-    settings = _settings()
+    settings = settings_or_exit()
     _logging(settings)
 
     async def run() -> str | None:
@@ -78,37 +77,29 @@ def enrollment_create(
     ttl: Annotated[int | None, typer.Option(help="lifetime in seconds")] = None,
 ) -> None:
     """Create a one-time enrolment token and print it as JSON."""
-    from controller.container import build_controller
     from controller.fleet import enrollment
 
-    settings = _settings()
-
-    async def run() -> dict[str, object]:
-        controller = await build_controller(settings)
-        try:
-            async with controller.sessions() as session:
-                issued = await enrollment.create_token(
-                    session,
-                    controller.ca,
-                    ttl_s=ttl or settings.enrollment_token_ttl_s,
-                    site_id=site_id,
-                    tags=tag or [],
-                )
-        finally:
-            await controller.close()
+    async def create(
+        controller: Controller, session: AsyncSession, actor: Actor
+    ) -> dict[str, object]:
+        issued = await enrollment.create_token(
+            session,
+            actor,
+            controller.ca,
+            ttl_s=ttl or controller.settings.enrollment_token_ttl_s,
+            site_id=site_id,
+            tags=tag or [],
+        )
         return {
             "token": issued.token,
             "ca_hash": issued.ca_hash,
             "expires_at": issued.expires_at.isoformat(),
             "site": issued.site,
             "tags": issued.tags,
+            "command": controller.enroll_command(issued.token, issued.ca_hash),
         }
 
-    try:
-        typer.echo(json.dumps(asyncio.run(run())))
-    except DesksideError as exc:
-        typer.echo(f"deskside-controller: {exc}", err=True)
-        raise typer.Exit(2) from None
+    typer.echo(json.dumps(run_task(create)))
 
 
 @app.command()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from controller.accounts import ensure_first_admin
+from controller.access.authn import ensure_first_admin
 from controller.fleet.presence import Presence
 from controller.pki import CertificateAuthority
 from controller.settings import Settings

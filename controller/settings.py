@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     heartbeat_interval_s: float = Field(default=10.0, ge=0.2, le=3600)
     inventory_interval_s: float = Field(default=300.0, ge=1, le=86400)
     enrollment_token_ttl_s: int = Field(default=86400, ge=60, le=90 * 86400)
+    session_ttl_s: int = Field(default=12 * 3600, ge=300, le=30 * 86400)
+    # Console cookies get the Secure flag when the request came over HTTPS; behind a
+    # TLS-terminating proxy that speaks HTTP to us, set this to true.
+    cookie_secure: bool | None = None
     log_level: str = Field(default="info", pattern="^(debug|info|warning|error)$")
 
     @classmethod

@@ -6,7 +6,19 @@ from fastapi import APIRouter, FastAPI
 
 from controller import __version__
 from controller.api.errors import install_error_handlers
-from controller.api.routes import endpoints, enrollment_tokens, health, sites
+from controller.api.request_id import RequestIdMiddleware
+from controller.api.routes import (
+    audit,
+    auth,
+    endpoints,
+    enrollment_tokens,
+    health,
+    me,
+    sites,
+    teams,
+    tokens,
+    users,
+)
 from controller.container import Controller
 
 
@@ -20,7 +32,19 @@ def create_app(controller: Controller) -> FastAPI:
     app.state.controller = controller
     install_error_handlers(app)
     api = APIRouter(prefix="/api/v1")
-    for module in (health, endpoints, enrollment_tokens, sites):
+    for module in (
+        health,
+        auth,
+        me,
+        endpoints,
+        enrollment_tokens,
+        sites,
+        users,
+        teams,
+        tokens,
+        audit,
+    ):
         api.include_router(module.router)
     app.include_router(api)
+    app.add_middleware(RequestIdMiddleware)
     return app

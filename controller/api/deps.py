@@ -1,19 +1,34 @@
-"""Annotated dependencies shared by the routers."""
+"""Annotated dependencies shared by the routers.
+
+Who is asking (Actor) comes from a bearer API token or a console session cookie. Cookie
+requests that change something must also carry the session's CSRF token in X-CSRF-Token
+and come from this site's own origin. Routes declare their permission with allowed();
+the check itself is the domain's (Actor.require), so it is written once.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from controller.accounts import ADMIN, Principal, authenticate
+from controller.access.actor import Actor
+from controller.access.authn import authenticate_session, authenticate_token
+from controller.access.roles import Permission
 from controller.container import Controller
 from controller.errors import Forbidden, Unauthenticated
+from controller.storage.models import ConsoleSession
+
+SESSION_COOKIE = "deskside_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 _bearer = HTTPBearer(auto_error=False, description="An API token: `Authorization: Bearer dsk_...`")
+_cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="A console session")
 
 
 def get_controller(request: Request) -> Controller:
@@ -32,22 +47,62 @@ async def get_session(controller: ControllerDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-async def get_principal(
+def request_id(request: Request) -> str:
+    return str(getattr(request.state, "request_id", ""))
+
+
+def _same_origin(request: Request) -> bool:
+    origin = request.headers.get("origin") or request.headers.get("referer")
+    return bool(origin) and urlsplit(origin).netloc == request.headers.get("host")
+
+
+async def _from_cookie(
+    request: Request, session: AsyncSession, secret: str
+) -> tuple[Actor, ConsoleSession]:
+    actor, console = await authenticate_session(session, secret, request_id(request))
+    if request.method not in SAFE_METHODS:
+        if not _same_origin(request):
+            raise Forbidden("cross-origin request refused (Origin does not match this site)")
+        if request.headers.get(CSRF_HEADER) != console.csrf_token:
+            raise Forbidden(f"missing or wrong {CSRF_HEADER} header")
+    request.state.console_session = console
+    return actor, console
+
+
+async def get_console_session(
+    request: Request,
+    session: SessionDep,
+    cookie: Annotated[str | None, Depends(_cookie)],
+) -> tuple[Actor, ConsoleSession]:
+    if not cookie:
+        raise Unauthenticated("not signed in")
+    return await _from_cookie(request, session, cookie)
+
+
+async def get_actor(
+    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthenticated("an API token is required: Authorization: Bearer <token>")
-    return await authenticate(session, credentials.credentials)
+    cookie: Annotated[str | None, Depends(_cookie)],
+) -> Actor:
+    if credentials is not None and credentials.scheme.lower() == "bearer":
+        return await authenticate_token(session, credentials.credentials, request_id(request))
+    if cookie:
+        return (await _from_cookie(request, session, cookie))[0]
+    raise Unauthenticated(
+        "an API token (Authorization: Bearer ...) or a console session is required"
+    )
 
 
-PrincipalDep = Annotated[Principal, Depends(get_principal)]
+ActorDep = Annotated[Actor, Depends(get_actor)]
 
 
-async def require_admin(principal: PrincipalDep) -> Principal:
-    if principal.role != ADMIN:
-        raise Forbidden(f"role {principal.role!r} may not do this")
-    return principal
+def allowed(permission: Permission) -> Callable[[Actor], Awaitable[Actor]]:
+    """A dependency: the actor, once the domain agrees they hold permission."""
 
+    async def check(actor: ActorDep) -> Actor:
+        actor.require(permission)
+        return actor
 
-AdminDep = Annotated[Principal, Depends(require_admin)]
+    check.__name__ = f"allowed_{permission.name.lower()}"
+    return check

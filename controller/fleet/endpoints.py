@@ -1,20 +1,22 @@
-"""Listing and reading endpoints, with keyset paging."""
+"""Listing, reading and changing endpoints, within the actor's site scope."""
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import json
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Select, and_, or_, select, tuple_
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from controller.access import audit
+from controller.access.actor import Actor
+from controller.access.roles import Permission
 from controller.errors import InvalidInput, NotFound
+from controller.fleet.validation import check_tags
+from controller.paging import Page, keyset_page
 from controller.storage.models import Endpoint, EndpointTag, Site
 from controller.storage.types import utcnow
-
-MAX_PAGE = 1000
 
 
 @dataclass(frozen=True)
@@ -25,12 +27,6 @@ class EndpointFilter:
     online: bool | None = None
 
 
-@dataclass(frozen=True)
-class Page:
-    items: list[Endpoint]
-    next_cursor: str | None
-
-
 def is_online(endpoint: Endpoint, window: dt.timedelta, now: dt.datetime | None = None) -> bool:
     """Connected and heard from within one heartbeat window."""
     if not endpoint.connected or endpoint.last_seen is None or endpoint.revoked_at is not None:
@@ -38,21 +34,10 @@ def is_online(endpoint: Endpoint, window: dt.timedelta, now: dt.datetime | None 
     return endpoint.last_seen >= (now or utcnow()) - window
 
 
-def _encode_cursor(endpoint: Endpoint) -> str:
-    raw = json.dumps([endpoint.hostname, endpoint.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[str, str]:
-    try:
-        hostname, endpoint_id = json.loads(
-            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        )
-        if not isinstance(hostname, str) or not isinstance(endpoint_id, str):
-            raise ValueError
-    except (ValueError, TypeError):
-        raise InvalidInput("cursor", "not a cursor returned by this API") from None
-    return hostname, endpoint_id
+def scoped(query: Select[Endpoint], actor: Actor) -> Select[Endpoint]:
+    if actor.site_ids is None:
+        return query
+    return query.where(Endpoint.site_id.in_(actor.site_ids))
 
 
 def _filtered(query: Select[Endpoint], f: EndpointFilter, window: dt.timedelta) -> Select[Endpoint]:
@@ -83,26 +68,64 @@ def _filtered(query: Select[Endpoint], f: EndpointFilter, window: dt.timedelta) 
 
 async def list_endpoints(
     session: AsyncSession,
+    actor: Actor,
     f: EndpointFilter,
     *,
     window: dt.timedelta,
     limit: int = 100,
     cursor: str | None = None,
-) -> Page:
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidInput("limit", f"must be between 1 and {MAX_PAGE}")
-    query = _filtered(select(Endpoint), f, window)
-    if cursor:
-        query = query.where(tuple_(Endpoint.hostname, Endpoint.id) > _decode_cursor(cursor))
-    query = query.order_by(Endpoint.hostname, Endpoint.id).limit(limit + 1)
-    rows = list((await session.scalars(query)).unique())
-    more = len(rows) > limit
-    items = rows[:limit]
-    return Page(items, _encode_cursor(items[-1]) if more else None)
+) -> Page[Endpoint]:
+    actor.require(Permission.ENDPOINTS_READ)
+    query = scoped(_filtered(select(Endpoint), f, window), actor)
+    return await keyset_page(
+        session, query, (Endpoint.hostname, Endpoint.id), limit=limit, cursor=cursor
+    )
 
 
-async def get_endpoint(session: AsyncSession, endpoint_id: str) -> Endpoint:
+async def get_endpoint(session: AsyncSession, actor: Actor, endpoint_id: str) -> Endpoint:
+    actor.require(Permission.ENDPOINTS_READ)
     endpoint = await session.get(Endpoint, endpoint_id)
     if endpoint is None:
         raise NotFound("endpoint", endpoint_id)
+    actor.require_site(endpoint.site_id, "endpoint", endpoint_id)
+    return endpoint
+
+
+def snapshot(endpoint: Endpoint) -> dict[str, Any]:
+    return {
+        "hostname": endpoint.hostname,
+        "site_id": endpoint.site_id,
+        "tags": sorted(t.tag for t in endpoint.tags),
+        "revoked": endpoint.revoked_at is not None,
+    }
+
+
+async def update_endpoint(
+    session: AsyncSession,
+    actor: Actor,
+    endpoint_id: str,
+    *,
+    site_id: int | None = None,
+    move_site: bool = False,
+    tags: list[str] | None = None,
+) -> Endpoint:
+    """Move an endpoint to another site (within the actor's scope) and/or replace its tags."""
+    actor.require(Permission.ENDPOINTS_WRITE)
+    endpoint = await get_endpoint(session, actor, endpoint_id)
+    before = snapshot(endpoint)
+    if move_site:
+        if site_id is not None and await session.get(Site, site_id) is None:
+            raise InvalidInput("site_id", f"no site with id {site_id}")
+        if not actor.sees_site(site_id):
+            raise InvalidInput("site_id", "outside the sites you manage")
+        endpoint.site_id = site_id
+    if tags is not None:
+        clean = check_tags(tags)
+        endpoint.tags = [EndpointTag(endpoint_id=endpoint.id, tag=t) for t in clean]
+    await session.flush()
+    audit.record(
+        session, actor, "update", "endpoint", endpoint.id, before=before, after=snapshot(endpoint)
+    )
+    await session.commit()
+    await session.refresh(endpoint)
     return endpoint

@@ -10,7 +10,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from controller.access.actor import Actor
 from controller.errors import InvalidInput, NotFound
+from controller.fleet.endpoints import get_endpoint
 from controller.storage.models import Endpoint, Inventory, InventoryChange
 from controller.storage.types import utcnow
 
@@ -97,23 +99,26 @@ async def apply_inventory(
     return Outcome.APPLIED
 
 
-async def latest_inventory(session: AsyncSession, endpoint_id: str) -> Inventory:
+async def latest_inventory(session: AsyncSession, actor: Actor, endpoint_id: str) -> Inventory:
+    await get_endpoint(session, actor, endpoint_id)
     inventory = await session.get(Inventory, endpoint_id)
     if inventory is None:
-        if await session.get(Endpoint, endpoint_id) is None:
-            raise NotFound("endpoint", endpoint_id)
         raise NotFound("inventory of endpoint", endpoint_id)
     return inventory
 
 
 async def inventory_history(
-    session: AsyncSession, endpoint_id: str, *, limit: int = 50, before_id: int | None = None
+    session: AsyncSession,
+    actor: Actor,
+    endpoint_id: str,
+    *,
+    limit: int = 50,
+    before_id: int | None = None,
 ) -> list[InventoryChange]:
     """Newest first; page with before_id = the last item's id."""
     if not 1 <= limit <= MAX_HISTORY_PAGE:
         raise InvalidInput("limit", f"must be between 1 and {MAX_HISTORY_PAGE}")
-    if await session.get(Endpoint, endpoint_id) is None:
-        raise NotFound("endpoint", endpoint_id)
+    await get_endpoint(session, actor, endpoint_id)
     query = select(InventoryChange).where(InventoryChange.endpoint_id == endpoint_id)
     if before_id is not None:
         query = query.where(InventoryChange.id < before_id)

@@ -11,6 +11,7 @@ import pytest
 from databases import BACKENDS, fresh_database
 from sqlalchemy import func, select
 
+from controller.access.actor import Actor
 from controller.errors import EnrollmentRefused, InvalidInput
 from controller.fleet import enrollment
 from controller.fleet.endpoints import EndpointFilter, list_endpoints
@@ -23,6 +24,7 @@ from controller.storage.models import Endpoint, InventoryChange
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 WINDOW = dt.timedelta(seconds=10)
+SYSTEM = Actor.system("test")
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -91,7 +93,7 @@ async def test_full_then_delta_merges_and_duplicates_change_nothing(
             is Outcome.DUPLICATE
         )
     async with sessions() as s:
-        latest = await latest_inventory(s, "inv-1")
+        latest = await latest_inventory(s, SYSTEM, "inv-1")
         assert latest.data == {"os": os_section, "cpu": {"u": 2}}
         endpoint = await s.get(Endpoint, "inv-1")
         assert endpoint is not None
@@ -120,7 +122,7 @@ async def test_delta_on_an_unknown_base_asks_for_a_full_snapshot(sessions: Sessi
             await apply_inventory(s, "inv-2", _msg(4, {"cpu": {"u": 3}}, base=3))
             is Outcome.NEED_FULL
         )
-        assert (await latest_inventory(s, "inv-2")).data == {"cpu": {"u": 1}}
+        assert (await latest_inventory(s, SYSTEM, "inv-2")).data == {"cpu": {"u": 1}}
 
 
 async def test_a_token_serves_exactly_one_of_two_racing_agents(
@@ -140,7 +142,9 @@ async def test_a_token_serves_exactly_one_of_two_racing_agents(
         return request.public_bytes(serialization.Encoding.PEM)
 
     async with sessions() as s:
-        token = (await enrollment.create_token(s, ca, ttl_s=600, tags=["b", "a", "a"])).token
+        token = (
+            await enrollment.create_token(s, SYSTEM, ca, ttl_s=600, tags=["b", "a", "a"])
+        ).token
 
     async def attempt(name: str) -> str:
         async with sessions() as s:
@@ -167,9 +171,9 @@ async def test_bad_tags_and_unknown_sites_are_refused(
 ) -> None:
     async with sessions() as s:
         with pytest.raises(InvalidInput, match=r"tags\[0\]"):
-            await enrollment.create_token(s, ca, ttl_s=600, tags=["; rm -rf /"])
+            await enrollment.create_token(s, SYSTEM, ca, ttl_s=600, tags=["; rm -rf /"])
         with pytest.raises(InvalidInput, match="site_id"):
-            await enrollment.create_token(s, ca, ttl_s=600, site_id=424242)
+            await enrollment.create_token(s, SYSTEM, ca, ttl_s=600, site_id=424242)
 
 
 async def test_paging_walks_every_endpoint_once_in_hostname_order(sessions: SessionFactory) -> None:
@@ -180,14 +184,14 @@ async def test_paging_walks_every_endpoint_once_in_hostname_order(sessions: Sess
     async with sessions() as s:
         while True:
             page = await list_endpoints(
-                s, EndpointFilter(os=None), window=WINDOW, limit=3, cursor=cursor
+                s, SYSTEM, EndpointFilter(os=None), window=WINDOW, limit=3, cursor=cursor
             )
             seen += [e.hostname for e in page.items if e.hostname.startswith("zz-page")]
             cursor = page.next_cursor
             if cursor is None:
                 break
         with pytest.raises(InvalidInput, match="limit"):
-            await list_endpoints(s, EndpointFilter(), window=WINDOW, limit=0)
+            await list_endpoints(s, SYSTEM, EndpointFilter(), window=WINDOW, limit=0)
     assert seen == [f"zz-page-{i}" for i in range(7)]
 
 
@@ -218,7 +222,9 @@ async def test_os_filter_matches_text_literally(sessions: SessionFactory) -> Non
 
     async def names(text: str) -> set[str]:
         async with sessions() as s:
-            page = await list_endpoints(s, EndpointFilter(os=text), window=WINDOW, limit=100)
+            page = await list_endpoints(
+                s, SYSTEM, EndpointFilter(os=text), window=WINDOW, limit=100
+            )
             return {e.hostname for e in page.items}
 
     assert await names("windows") == {"w1", "w2"}

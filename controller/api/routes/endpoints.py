@@ -5,16 +5,27 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
 
-from controller.api.deps import AdminDep, ControllerDep, PrincipalDep, SessionDep
+from controller.access.actor import Actor
+from controller.access.roles import Permission
+from controller.api.deps import ControllerDep, SessionDep, allowed
 from controller.fleet import enrollment
-from controller.fleet.endpoints import EndpointFilter, get_endpoint, is_online, list_endpoints
+from controller.fleet.endpoints import (
+    EndpointFilter,
+    get_endpoint,
+    is_online,
+    list_endpoints,
+    update_endpoint,
+)
 from controller.fleet.inventory import inventory_history, latest_inventory
 from controller.storage.models import Endpoint
 
 router = APIRouter(prefix="/endpoints", tags=["endpoints"])
+Reader = Annotated[Actor, Depends(allowed(Permission.ENDPOINTS_READ))]
+Writer = Annotated[Actor, Depends(allowed(Permission.ENDPOINTS_WRITE))]
+Revoker = Annotated[Actor, Depends(allowed(Permission.ENDPOINTS_REVOKE))]
 
 
 class EndpointPublic(BaseModel):
@@ -30,6 +41,11 @@ class EndpointPublic(BaseModel):
     agent_version: str
     enrolled_at: dt.datetime
     revoked: bool
+
+
+class EndpointUpdate(BaseModel):
+    site_id: int | None = Field(default=None, description="move to this site (null: no site)")
+    tags: list[str] | None = Field(default=None, max_length=32, description="replace the tags")
 
 
 class EndpointsPage(BaseModel):
@@ -82,7 +98,7 @@ def _public(endpoint: Endpoint, window: dt.timedelta) -> EndpointPublic:
 async def list_(
     session: SessionDep,
     controller: ControllerDep,
-    _: PrincipalDep,
+    actor: Reader,
     site: str | None = None,
     tag: str | None = None,
     os: Annotated[
@@ -94,6 +110,7 @@ async def list_(
 ) -> EndpointsPage:
     page = await list_endpoints(
         session,
+        actor,
         EndpointFilter(site=site, tag=tag, os=os, online=online),
         window=controller.online_window,
         limit=limit,
@@ -107,24 +124,44 @@ async def list_(
 
 @router.get("/{endpoint_id}")
 async def get(
-    endpoint_id: str, session: SessionDep, controller: ControllerDep, _: PrincipalDep
+    endpoint_id: str, session: SessionDep, controller: ControllerDep, actor: Reader
 ) -> EndpointPublic:
-    return _public(await get_endpoint(session, endpoint_id), controller.online_window)
+    return _public(await get_endpoint(session, actor, endpoint_id), controller.online_window)
+
+
+@router.patch("/{endpoint_id}")
+async def update(
+    endpoint_id: str,
+    body: EndpointUpdate,
+    session: SessionDep,
+    controller: ControllerDep,
+    actor: Writer,
+) -> EndpointPublic:
+    """Move the endpoint to another site and/or replace its tags."""
+    endpoint = await update_endpoint(
+        session,
+        actor,
+        endpoint_id,
+        site_id=body.site_id,
+        move_site="site_id" in body.model_fields_set,
+        tags=body.tags,
+    )
+    return _public(endpoint, controller.online_window)
 
 
 @router.post("/{endpoint_id}/revoke")
 async def revoke(
-    endpoint_id: str, session: SessionDep, controller: ControllerDep, _: AdminDep
+    endpoint_id: str, session: SessionDep, controller: ControllerDep, actor: Revoker
 ) -> EndpointPublic:
     """Refuse the endpoint's certificate from now on and close its stream."""
-    endpoint = await enrollment.revoke(session, endpoint_id)
+    endpoint = await enrollment.revoke(session, actor, endpoint_id)
     controller.presence.kick(endpoint_id, "certificate revoked")
     return _public(endpoint, controller.online_window)
 
 
 @router.get("/{endpoint_id}/inventory")
-async def inventory(endpoint_id: str, session: SessionDep, _: PrincipalDep) -> InventoryPublic:
-    latest = await latest_inventory(session, endpoint_id)
+async def inventory(endpoint_id: str, session: SessionDep, actor: Reader) -> InventoryPublic:
+    latest = await latest_inventory(session, actor, endpoint_id)
     return InventoryPublic(
         endpoint_id=endpoint_id,
         seq=latest.seq,
@@ -138,12 +175,12 @@ async def inventory(endpoint_id: str, session: SessionDep, _: PrincipalDep) -> I
 async def history(
     endpoint_id: str,
     session: SessionDep,
-    _: PrincipalDep,
+    actor: Reader,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     before: Annotated[int | None, Query(description="next_before of the previous page")] = None,
     include_sections: Annotated[bool, Query(description="include each change's content")] = False,
 ) -> InventoryHistoryPage:
-    changes = await inventory_history(session, endpoint_id, limit=limit, before_id=before)
+    changes = await inventory_history(session, actor, endpoint_id, limit=limit, before_id=before)
     items = [
         InventoryChangePublic(
             id=c.id,

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from controller.api.deps import AdminDep, ControllerDep, SessionDep
+from controller.access.actor import Actor
+from controller.access.roles import Permission
+from controller.api.deps import ControllerDep, SessionDep, allowed
 from controller.fleet import enrollment
 
 router = APIRouter(prefix="/enrollment-tokens", tags=["enrollment"])
@@ -30,15 +33,18 @@ class EnrollmentTokenPublic(BaseModel):
 
 @router.post("", status_code=201)
 async def create(
-    body: EnrollmentTokenCreate, session: SessionDep, controller: ControllerDep, principal: AdminDep
+    body: EnrollmentTokenCreate,
+    session: SessionDep,
+    controller: ControllerDep,
+    actor: Annotated[Actor, Depends(allowed(Permission.ENROLL))],
 ) -> EnrollmentTokenPublic:
     issued = await enrollment.create_token(
         session,
+        actor,
         controller.ca,
         ttl_s=body.ttl_s or controller.settings.enrollment_token_ttl_s,
         site_id=body.site_id,
         tags=body.tags,
-        created_by=principal.user_id,
     )
     return EnrollmentTokenPublic(
         token=issued.token,

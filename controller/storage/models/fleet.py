@@ -1,4 +1,4 @@
-"""The controller's tables. Every change goes through an Alembic migration."""
+"""The fleet: endpoints, their tags, enrolment tokens and inventory."""
 
 from __future__ import annotations
 
@@ -10,55 +10,14 @@ from sqlalchemy import (
     Boolean,
     ForeignKey,
     Index,
-    MetaData,
     String,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from controller.storage.types import BigId, Json, UTCDateTime, utcnow
-
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {dt.datetime: UTCDateTime(), dict[str, Any]: Json}
-
-
-class Site(Base):
-    __tablename__ = "sites"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-
-
-class User(Base):
-    __tablename__ = "users"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(100), unique=True)
-    role: Mapped[str] = mapped_column(String(20))
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-
-
-class ApiToken(Base):
-    __tablename__ = "api_tokens"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    name: Mapped[str] = mapped_column(String(100))
-    # SHA-256 of a 256-bit random secret: a slow hash adds nothing to such entropy and
-    # would cost milliseconds on every request.
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    expires_at: Mapped[dt.datetime | None]
-    revoked_at: Mapped[dt.datetime | None]
-    user: Mapped[User] = relationship(lazy="joined")
+from controller.storage.models.access import Site
+from controller.storage.models.base import Base
+from controller.storage.types import BigId, Json, utcnow
 
 
 class EnrollmentToken(Base):

@@ -1,0 +1,59 @@
+"""The fixed roles and what each may do."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Role(enum.StrEnum):
+    REQUESTER = "requester"
+    TIER1 = "tier1"
+    TIER2 = "tier2"
+    USA = "usa"  # site systems administrator: only the machines of their sites
+    ADMIN = "admin"
+    AUDITOR = "auditor"  # reads everything, the audit trail included; changes nothing
+
+
+class Permission(enum.StrEnum):
+    ENDPOINTS_READ = "endpoints:read"
+    ENDPOINTS_WRITE = "endpoints:write"  # move between sites, tag
+    ENDPOINTS_REVOKE = "endpoints:revoke"
+    ENROLL = "enrollment:create"
+    SITES_READ = "sites:read"
+    SITES_WRITE = "sites:write"
+    USERS_READ = "users:read"
+    USERS_WRITE = "users:write"
+    TEAMS_READ = "teams:read"
+    TEAMS_WRITE = "teams:write"
+    TOKENS_OWN = "tokens:own"  # create, list and revoke one's own API tokens
+    TOKENS_READ_ALL = "tokens:read-all"
+    TOKENS_ALL = "tokens:all"  # create and revoke anyone's
+    AUDIT_READ = "audit:read"
+
+
+P = Permission
+_STAFF_READ = {P.ENDPOINTS_READ, P.SITES_READ, P.TEAMS_READ, P.USERS_READ, P.TOKENS_OWN}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.REQUESTER: frozenset(),
+    Role.TIER1: frozenset(_STAFF_READ),
+    Role.TIER2: frozenset(_STAFF_READ | {P.ENDPOINTS_WRITE}),
+    Role.USA: frozenset(_STAFF_READ | {P.ENDPOINTS_WRITE, P.ENDPOINTS_REVOKE, P.ENROLL}),
+    Role.ADMIN: frozenset(Permission),
+    Role.AUDITOR: frozenset(_STAFF_READ | {P.TOKENS_READ_ALL, P.AUDIT_READ}),
+}
+
+# Roles whose power is bounded by a list of sites.
+SITE_SCOPED = frozenset({Role.USA})
+
+
+def may_token_act_as(owner: Role, token_role: Role) -> bool:
+    """A token can narrow its owner's role, never widen it.
+
+    A site-scoped token role needs an owner with sites of their own to scope it by.
+    """
+    if token_role == owner:
+        return True
+    if token_role in SITE_SCOPED:
+        return False
+    return ROLE_PERMISSIONS[token_role] <= ROLE_PERMISSIONS[owner]

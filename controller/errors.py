@@ -52,7 +52,7 @@ class Forbidden(DesksideError):
 
 
 class EnrollmentRefused(DesksideError):
-    """reason is one of: token_unknown, token_expired, token_used, bad_csr."""
+    """reason is one of: token_unknown, token_expired, token_used, bad_csr, bad_request."""
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)

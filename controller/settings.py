@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     # listen address, with this machine's name for a wildcard host.
     public_grpc_address: ListenAddress | None = None
     database_url: str | None = None
-    bootstrap_token: SecretStr | None = None
+    bootstrap_token: SecretStr | None = Field(default=None, min_length=24)
     heartbeat_interval_s: float = Field(default=10.0, ge=0.2, le=3600)
     inventory_interval_s: float = Field(default=300.0, ge=1, le=86400)
     enrollment_token_ttl_s: int = Field(default=86400, ge=60, le=90 * 86400)

@@ -30,16 +30,19 @@ class Actor:
         user_id: int,
         username: str,
         role: Role,
+        owner_role: Role,
         user_site_ids: list[int],
         token_id: int | None = None,
         session_id: int | None = None,
         request_id: str = "",
     ) -> Actor:
+        # Scope follows the user, not the role a token narrows to: a USA's read-only
+        # token still sees only the USA's sites.
         return cls(
             name=username,
             role=role,
             user_id=user_id,
-            site_ids=frozenset(user_site_ids) if role in SITE_SCOPED else None,
+            site_ids=frozenset(user_site_ids) if owner_role in SITE_SCOPED else None,
             token_id=token_id,
             session_id=session_id,
             request_id=request_id,

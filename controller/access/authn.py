@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from controller.access import audit
 from controller.access.actor import Actor
 from controller.access.passwords import verify_password
-from controller.access.roles import Role
+from controller.access.roles import Role, may_token_act_as
 from controller.errors import Unauthenticated
 from controller.secrets import new_secret, secret_hash
 from controller.storage.models import ApiToken, ConsoleSession, User
@@ -65,6 +65,11 @@ async def authenticate_token(session: AsyncSession, token: str, request_id: str 
         raise Unauthenticated("API token expired")
     if row.user.disabled:
         raise Unauthenticated("the token's user is disabled")
+    # The owner may have been demoted since: a token never acts above its owner's role now.
+    if not may_token_act_as(Role(row.user.role), Role(row.role)):
+        raise Unauthenticated(
+            f"the token's role {row.role} exceeds its owner's role {row.user.role}"
+        )
     if row.last_used_at is None or now - row.last_used_at > _TOUCH_EVERY:
         row.last_used_at = now
         await session.commit()
@@ -72,6 +77,7 @@ async def authenticate_token(session: AsyncSession, token: str, request_id: str 
         user_id=row.user_id,
         username=row.user.username,
         role=Role(row.role),
+        owner_role=Role(row.user.role),
         user_site_ids=[s.id for s in row.user.sites],
         token_id=row.id,
         request_id=request_id,
@@ -108,7 +114,7 @@ async def open_session(
 ) -> tuple[ConsoleSession, str]:
     secret = secrets.token_urlsafe(32)
     console = ConsoleSession(
-        user_id=user.id,
+        user=user,
         secret_hash=secret_hash(secret),
         csrf_token=secrets.token_urlsafe(32),
         expires_at=utcnow() + ttl,
@@ -120,6 +126,7 @@ async def open_session(
         user_id=user.id,
         username=user.username,
         role=Role(user.role),
+        owner_role=Role(user.role),
         user_site_ids=[s.id for s in user.sites],
         session_id=console.id,
         request_id=request_id,
@@ -143,6 +150,7 @@ async def authenticate_session(
         user_id=console.user_id,
         username=console.user.username,
         role=Role(console.user.role),
+        owner_role=Role(console.user.role),
         user_site_ids=[s.id for s in console.user.sites],
         session_id=console.id,
         request_id=request_id,

@@ -192,7 +192,9 @@ async def update_me(session: AsyncSession, actor: Actor, changes: dict[str, Any]
             setattr(user, field, changes[field])
     after = snapshot(user)
     if changes.get("password") is not None:
-        if not await verify_password(user.password_hash, changes.get("current_password") or ""):
+        # A token-only account (the first admin, say) sets its first password without one.
+        current = changes.get("current_password") or ""
+        if user.password_hash and not await verify_password(user.password_hash, current):
             raise InvalidInput("current_password", "does not match your current password")
         check_strength(changes["password"])
         user.password_hash = await hash_password(changes["password"])

@@ -51,6 +51,13 @@ def request_id(request: Request) -> str:
     return str(getattr(request.state, "request_id", ""))
 
 
+def refuse_cross_origin(request: Request) -> None:
+    """Browsers send Origin on cross-site POSTs; scripts may send none, which is fine."""
+    origin = request.headers.get("origin")
+    if origin and urlsplit(origin).netloc != request.headers.get("host"):
+        raise Forbidden("cross-origin request refused (Origin does not match this site)")
+
+
 def _same_origin(request: Request) -> bool:
     origin = request.headers.get("origin") or request.headers.get("referer")
     return bool(origin) and urlsplit(origin).netloc == request.headers.get("host")

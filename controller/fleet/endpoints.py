@@ -114,10 +114,10 @@ async def update_endpoint(
     endpoint = await get_endpoint(session, actor, endpoint_id)
     before = snapshot(endpoint)
     if move_site:
-        if site_id is not None and await session.get(Site, site_id) is None:
-            raise InvalidInput("site_id", f"no site with id {site_id}")
-        if not actor.sees_site(site_id):
-            raise InvalidInput("site_id", "outside the sites you manage")
+        # One answer for a missing site and another's site: existence is not revealed.
+        unknown = site_id is not None and await session.get(Site, site_id) is None
+        if unknown or not actor.sees_site(site_id):
+            raise InvalidInput("site_id", f"no site with id {site_id} among yours")
         endpoint.site_id = site_id
     if tags is not None:
         clean = check_tags(tags)

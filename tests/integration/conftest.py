@@ -25,3 +25,25 @@ def controller(
     yield process
     assert process.stop() == 0, process.log()
     assert "stopped" in process.log()
+
+
+ROLES = ["requester", "tier1", "tier2", "usa", "admin", "auditor"]
+
+
+@pytest.fixture(scope="module")
+def role_tokens(controller: ControllerProcess) -> dict[str, str]:
+    """An API token for a user of each role (the usa user manages one site of its own)."""
+    tokens: dict[str, str] = {}
+    with controller.client() as admin:
+        site = admin.post("/sites", json={"name": f"site-of-usa-{id(tokens)}"})
+        assert site.status_code == 201, site.text
+        for role in ROLES:
+            body: dict[str, object] = {"username": f"{role}-{id(tokens)}", "role": role}
+            if role == "usa":
+                body["site_ids"] = [site.json()["id"]]
+            user = admin.post("/users", json=body)
+            assert user.status_code == 201, user.text
+            token = admin.post("/tokens", json={"name": "tests", "user_id": user.json()["id"]})
+            assert token.status_code == 201, token.text
+            tokens[role] = token.json()["token"]
+    return tokens

@@ -154,6 +154,7 @@ def test_bad_settings_and_taken_ports_stop_the_controller_with_the_setting_named
         ({"DESKSIDE_HTTP_LISTEN": "nowhere"}, "DESKSIDE_HTTP_LISTEN: expected HOST:PORT"),
         ({"DESKSIDE_HEARTBEAT_INTERVAL_S": "-1"}, "DESKSIDE_HEARTBEAT_INTERVAL_S"),
         ({"DESKSIDE_DATABASE_URL": "oracle://db"}, "DESKSIDE_DATABASE_URL: unsupported database"),
+        ({"DESKSIDE_BOOTSTRAP_TOKEN": "guessable"}, "DESKSIDE_BOOTSTRAP_TOKEN"),
         (
             {"DESKSIDE_HTTP_LISTEN": controller.info["http"]},
             "DESKSIDE_HTTP_LISTEN: cannot listen on",

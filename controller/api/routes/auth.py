@@ -15,6 +15,7 @@ from controller.api.deps import (
     ControllerDep,
     SessionDep,
     get_console_session,
+    refuse_cross_origin,
     request_id,
 )
 from controller.storage.models import ConsoleSession
@@ -47,6 +48,7 @@ async def sign_in(
     session: SessionDep,
     controller: ControllerDep,
 ) -> LoginResult:
+    refuse_cross_origin(request)  # a foreign page must not sign a browser into an account
     settings = controller.settings
     console, secret = await login(
         session,

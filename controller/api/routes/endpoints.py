@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from controller.access.actor import Actor
 from controller.access.roles import Permission
 from controller.api.deps import ControllerDep, SessionDep, allowed
+from controller.api.patching import PatchModel
 from controller.fleet import enrollment
 from controller.fleet.endpoints import (
     EndpointFilter,
@@ -43,7 +44,9 @@ class EndpointPublic(BaseModel):
     revoked: bool
 
 
-class EndpointUpdate(BaseModel):
+class EndpointUpdate(PatchModel):
+    nullable = frozenset({"site_id"})
+
     site_id: int | None = Field(default=None, description="move to this site (null: no site)")
     tags: list[str] | None = Field(default=None, max_length=32, description="replace the tags")
 

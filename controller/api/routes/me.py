@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 from controller.access import users
 from controller.api.deps import ActorDep, SessionDep
 from controller.api.fields import Email
+from controller.api.patching import PatchModel
 from controller.api.routes.users import Password, UserPublic
 
 router = APIRouter(prefix="/me", tags=["me"])
@@ -22,7 +23,7 @@ class MePublic(BaseModel):
     csrf_token: str | None = Field(default=None, description="send as X-CSRF-Token (sessions)")
 
 
-class MeUpdate(BaseModel):
+class MeUpdate(PatchModel):
     full_name: str | None = Field(default=None, max_length=200)
     email: Email | None = None
     password: Password | None = None

@@ -14,6 +14,7 @@ from controller.access.roles import Permission
 from controller.api.deps import SessionDep, allowed
 from controller.api.fields import Email, Name, Text
 from controller.api.paging import Cursor, Limit, PageOf
+from controller.api.patching import PatchModel
 
 router = APIRouter(prefix="/sites", tags=["sites"])
 Reader = Annotated[Actor, Depends(allowed(Permission.SITES_READ))]
@@ -35,7 +36,7 @@ class SiteCreate(BaseModel):
     timezone: str = Field(default="UTC", max_length=64, description="IANA name, e.g. Europe/Paris")
 
 
-class SiteUpdate(BaseModel):
+class SiteUpdate(PatchModel):
     name: Name | None = None
     address: Text | None = None
     contacts: list[Contact] | None = Field(default=None, max_length=50)

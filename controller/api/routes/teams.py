@@ -14,6 +14,7 @@ from controller.access.roles import Permission
 from controller.api.deps import SessionDep, allowed
 from controller.api.fields import Email, Name, Text
 from controller.api.paging import Cursor, Limit, PageOf
+from controller.api.patching import PatchModel
 from controller.storage.models import Team
 
 router = APIRouter(prefix="/teams", tags=["teams"])
@@ -31,7 +32,9 @@ class TeamCreate(BaseModel):
     member_ids: list[int] = Field(default_factory=list, max_length=1000)
 
 
-class TeamUpdate(BaseModel):
+class TeamUpdate(PatchModel):
+    nullable = frozenset({"lead_id"})
+
     name: Name | None = None
     description: Text | None = None
     email: Email | None = None

@@ -14,6 +14,7 @@ from controller.access.roles import Permission, Role
 from controller.api.deps import SessionDep, allowed
 from controller.api.fields import Email
 from controller.api.paging import Cursor, Limit, PageOf
+from controller.api.patching import PatchModel
 from controller.storage.models import User
 
 router = APIRouter(prefix="/users", tags=["users"])
@@ -35,7 +36,7 @@ class UserCreate(BaseModel):
     email: Email = ""
 
 
-class UserUpdate(BaseModel):
+class UserUpdate(PatchModel):
     role: Role | None = None
     site_ids: list[int] | None = None
     full_name: str | None = Field(default=None, max_length=200)

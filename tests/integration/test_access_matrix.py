@@ -1,0 +1,125 @@
+"""Every route of the OpenAPI document, with every role: allowed or denied as the policy says.
+
+A route that is not in EXPECTED fails the build, so no route ships without a rule.
+Requests use IDs that do not exist and empty bodies: an allowed role gets past the
+permission check (then 200, 404 or 422), a denied one gets 403, nobody gets 401 but
+the anonymous. Nothing is changed by the walk.
+"""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from conftest import ROLES
+from processes import ControllerProcess
+
+PUBLIC = "public"
+SESSION_ONLY = "session-only"
+EVERYONE = set(ROLES)
+STAFF = {"tier1", "tier2", "usa", "admin", "auditor"}
+ADMIN = {"admin"}
+
+EXPECTED: dict[tuple[str, str], set[str] | str] = {
+    ("GET", "/api/v1/health"): PUBLIC,
+    ("POST", "/api/v1/auth/login"): PUBLIC,
+    ("POST", "/api/v1/auth/logout"): SESSION_ONLY,
+    ("GET", "/api/v1/me"): EVERYONE,
+    ("PATCH", "/api/v1/me"): EVERYONE,
+    ("GET", "/api/v1/endpoints"): STAFF,
+    ("GET", "/api/v1/endpoints/{endpoint_id}"): STAFF,
+    ("PATCH", "/api/v1/endpoints/{endpoint_id}"): {"tier2", "usa", "admin"},
+    ("POST", "/api/v1/endpoints/{endpoint_id}/revoke"): {"usa", "admin"},
+    ("GET", "/api/v1/endpoints/{endpoint_id}/inventory"): STAFF,
+    ("GET", "/api/v1/endpoints/{endpoint_id}/inventory/history"): STAFF,
+    ("POST", "/api/v1/enrollment-tokens"): {"usa", "admin"},
+    ("GET", "/api/v1/sites"): STAFF,
+    ("POST", "/api/v1/sites"): ADMIN,
+    ("GET", "/api/v1/sites/{site_id}"): STAFF,
+    ("PATCH", "/api/v1/sites/{site_id}"): ADMIN,
+    ("DELETE", "/api/v1/sites/{site_id}"): ADMIN,
+    ("GET", "/api/v1/users"): STAFF,
+    ("POST", "/api/v1/users"): ADMIN,
+    ("GET", "/api/v1/users/{user_id}"): STAFF,
+    ("PATCH", "/api/v1/users/{user_id}"): ADMIN,
+    ("DELETE", "/api/v1/users/{user_id}"): ADMIN,
+    ("GET", "/api/v1/teams"): STAFF,
+    ("POST", "/api/v1/teams"): ADMIN,
+    ("GET", "/api/v1/teams/{team_id}"): STAFF,
+    ("PATCH", "/api/v1/teams/{team_id}"): ADMIN,
+    ("DELETE", "/api/v1/teams/{team_id}"): ADMIN,
+    ("GET", "/api/v1/tokens"): STAFF,
+    ("POST", "/api/v1/tokens"): STAFF,
+    ("DELETE", "/api/v1/tokens/{token_id}"): STAFF,
+    ("GET", "/api/v1/audit"): {"admin", "auditor"},
+}
+
+
+def _routes(controller: ControllerProcess) -> list[tuple[str, str]]:
+    spec = httpx.get(controller.url + "/api/v1/openapi.json").json()
+    return sorted(
+        (method.upper(), path)
+        for path, operations in spec["paths"].items()
+        for method in operations
+        if method in {"get", "post", "put", "patch", "delete"}
+    )
+
+
+def _concrete(path: str) -> str:
+    # IDs that exist nowhere: the walk must not change anything.
+    return re.sub(
+        r"\{(\w+)\}",
+        lambda m: "no-such-endpoint" if m.group(1) == "endpoint_id" else "987654",
+        path,
+    )
+
+
+def _call(
+    controller: ControllerProcess, method: str, path: str, token: str | None
+) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    body = {} if method in {"POST", "PATCH", "PUT"} else None
+    return httpx.request(
+        method, controller.url + _concrete(path), headers=headers, json=body, timeout=30
+    )
+
+
+def test_every_route_has_a_rule_and_no_rule_is_stale(controller: ControllerProcess) -> None:
+    routes = set(_routes(controller))
+    missing = sorted(routes - set(EXPECTED))
+    stale = sorted(set(EXPECTED) - routes)
+    assert not missing, f"routes without an access rule in this test: {missing}"
+    assert not stale, f"rules for routes that no longer exist: {stale}"
+
+
+def test_anonymous_callers_get_401_everywhere_but_public_routes(
+    controller: ControllerProcess,
+) -> None:
+    for method, path in _routes(controller):
+        response = _call(controller, method, path, None)
+        if EXPECTED[(method, path)] == PUBLIC:
+            assert response.status_code not in (401, 403), (method, path, response.text)
+        else:
+            assert response.status_code == 401, (method, path, response.status_code)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_is_allowed_or_denied_as_the_policy_says(
+    controller: ControllerProcess, role_tokens: dict[str, str], role: str
+) -> None:
+    wrong: list[str] = []
+    for method, path in _routes(controller):
+        rule = EXPECTED[(method, path)]
+        response = _call(controller, method, path, role_tokens[role])
+        if rule == PUBLIC:
+            ok = response.status_code not in (401, 403)
+        elif rule == SESSION_ONLY:
+            ok = response.status_code == 401  # a bearer token is not a console session
+        elif role in rule:
+            ok = response.status_code not in (401, 403)
+        else:
+            ok = response.status_code == 403
+        if not ok:
+            wrong.append(f"{method} {path}: {response.status_code} {response.text[:120]}")
+    assert not wrong, f"{role}:\n" + "\n".join(wrong)

@@ -1,0 +1,200 @@
+"""The audit trail is complete for every write, carries the request's ID, and cannot be edited."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from processes import AgentProcess, ControllerProcess
+from sql import query
+
+PASSWORD = "audit trail passphrase"
+# Each write route, in an order where earlier steps create what later ones need.
+# (method, path, body, expected action, expected object type)
+STEPS: list[tuple[str, str, dict[str, Any] | None, str, str]] = [
+    ("POST", "/sites", {"name": "Audit HQ", "timezone": "Europe/Berlin"}, "create", "site"),
+    ("PATCH", "/sites/{site}", {"hours": "Mon-Fri 8-18"}, "update", "site"),
+    (
+        "POST",
+        "/users",
+        {"username": "audited", "role": "tier1", "password": PASSWORD},
+        "create",
+        "user",
+    ),
+    ("PATCH", "/users/{user}", {"role": "tier2"}, "update", "user"),
+    ("POST", "/teams", {"name": "Desktop Support", "member_ids": []}, "create", "team"),
+    ("PATCH", "/teams/{team}", {"member_ids": ["{user}"], "lead_id": "{user}"}, "update", "team"),
+    ("POST", "/tokens", {"name": "audited token", "user_id": "{user}"}, "create", "token"),
+    ("DELETE", "/tokens/{token}", None, "revoke", "token"),
+    (
+        "POST",
+        "/enrollment-tokens",
+        {"site_id": "{site}", "tags": ["audit"]},
+        "create",
+        "enrollment_token",
+    ),
+    (
+        "PATCH",
+        "/endpoints/{endpoint}",
+        {"tags": ["audited"], "site_id": None},
+        "update",
+        "endpoint",
+    ),
+    ("POST", "/endpoints/{endpoint}/revoke", None, "revoke", "endpoint"),
+    ("PATCH", "/me", {"full_name": "The Admin"}, "update", "user"),
+    ("DELETE", "/teams/{team}", None, "delete", "team"),
+    ("DELETE", "/users/{user}", None, "delete", "user"),
+    ("POST", "/auth/login", {"username": "admin2", "password": PASSWORD}, "login", "user"),
+    ("POST", "/auth/logout", None, "logout", "user"),
+    ("DELETE", "/sites/{site}", None, "delete", "site"),
+]
+
+
+def _fill(value: Any, ids: dict[str, Any]) -> Any:
+    if isinstance(value, str):
+        whole = re.fullmatch(r"\{(\w+)\}", value)
+        return ids[whole.group(1)] if whole else value
+    if isinstance(value, list):
+        return [_fill(v, ids) for v in value]
+    if isinstance(value, dict):
+        return {k: _fill(v, ids) for k, v in value.items()}
+    return value
+
+
+@pytest.fixture(scope="module")
+def walk(
+    controller: ControllerProcess, tmp_path_factory: pytest.TempPathFactory
+) -> list[dict[str, Any]]:
+    """Run every step; return, per step, the events recorded under its request ID."""
+    ids: dict[str, Any] = {}
+    results = []
+    with controller.client() as admin:
+        admin.post("/users", json={"username": "admin2", "role": "admin", "password": PASSWORD})
+        browser = httpx.Client(base_url=controller.url + "/api/v1")
+        csrf = ""
+        for method, path, body, action, kind in STEPS:
+            if path == "/endpoints/{endpoint}" and "endpoint" not in ids:
+                agent = AgentProcess(Path(tmp_path_factory.mktemp("audit")) / "agent")
+                ids["endpoint"] = agent.enroll(
+                    controller, controller.enrollment_token(site_id=ids["site"])
+                )
+            request_id = f"audit-{uuid.uuid4().hex[:10]}"
+            headers = {"X-Request-ID": request_id}
+            url = re.sub(r"\{(\w+)\}", lambda m: str(ids[m.group(1)]), path)
+            if path.startswith("/auth/"):
+                response = browser.request(
+                    method,
+                    url,
+                    json=body,
+                    headers={**headers, "Origin": controller.url, "X-CSRF-Token": csrf},
+                )
+                csrf = (
+                    response.json().get("csrf_token", csrf) if response.status_code == 200 else csrf
+                )
+            else:
+                response = admin.request(method, url, json=_fill(body, ids), headers=headers)
+            assert response.status_code < 300, (method, path, response.status_code, response.text)
+            assert response.headers["x-request-id"] == request_id
+            if method == "POST" and response.status_code == 201 and "id" in response.json():
+                ids[
+                    {"site": "site", "user": "user", "team": "team", "token": "token"}.get(
+                        kind, kind
+                    )
+                ] = response.json()["id"]
+            events = admin.get("/audit", params={"request_id": request_id}).json()["items"]
+            results.append(
+                {"step": (method, path), "action": action, "kind": kind, "events": events}
+            )
+        browser.close()
+    return results
+
+
+def test_every_write_route_is_walked(controller: ControllerProcess) -> None:
+    spec = httpx.get(controller.url + "/api/v1/openapi.json").json()
+    writes = {
+        (m.upper(), p.removeprefix("/api/v1"))
+        for p, ops in spec["paths"].items()
+        for m in ops
+        if m in {"post", "patch", "put", "delete"}
+    }
+    walked = {(m, re.sub(r"\{\w+\}", "{}", p)) for m, p, *_ in STEPS}
+    assert {(m, re.sub(r"\{\w+\}", "{}", p)) for m, p in writes} == walked
+
+
+def test_each_write_left_exactly_one_event_with_before_and_after(
+    walk: list[dict[str, Any]],
+) -> None:
+    for result in walk:
+        events = result["events"]
+        assert len(events) == 1, (result["step"], events)
+        event = events[0]
+        assert (event["action"], event["object_type"]) == (result["action"], result["kind"]), (
+            result["step"]
+        )
+        assert event["actor"] in ("admin", "admin2")
+        if event["action"] == "create":
+            assert event["before"] is None and event["after"], result["step"]
+        elif event["action"] in ("update", "revoke"):
+            assert event["before"] is not None and event["after"] is not None, result["step"]
+            assert event["before"] != event["after"], result["step"]
+        elif event["action"] == "delete":
+            assert event["before"] and event["after"] is None, result["step"]
+
+
+def test_secrets_never_reach_the_trail(walk: list[dict[str, Any]], database: str) -> None:
+    trail = " ".join(str(r["events"]) for r in walk)
+    assert PASSWORD not in trail
+    assert "argon2" not in trail and "token_hash" not in trail
+    assert "dsk_" not in trail and "dse_" not in trail
+    (user_update,) = [r for r in walk if r["step"] == ("PATCH", "/users/{user}")]
+    assert user_update["events"][0]["before"]["role"] == "tier1"
+    assert user_update["events"][0]["after"]["role"] == "tier2"
+
+
+def test_filters_by_actor_object_and_time(
+    controller: ControllerProcess, walk: list[dict[str, Any]]
+) -> None:
+    site_id = next(r for r in walk if r["kind"] == "site")["events"][0]["object_id"]
+    with controller.client() as admin:
+        site_events = admin.get(
+            "/audit", params={"object_type": "site", "object_id": site_id}
+        ).json()["items"]
+        assert [e["action"] for e in site_events] == ["delete", "update", "create"]
+        by_admin2 = admin.get("/audit", params={"actor": "admin2"}).json()["items"]
+        assert {e["action"] for e in by_admin2} == {"login", "logout"}
+        first_at = site_events[-1]["at"]
+        later = admin.get(
+            "/audit", params={"since": first_at, "object_type": "site", "object_id": site_id}
+        )
+        assert len(later.json()["items"]) == 3
+        assert (
+            admin.get(
+                "/audit", params={"until": first_at, "object_id": site_id, "object_type": "site"}
+            ).json()["items"]
+            == []
+        )
+        page = admin.get("/audit", params={"limit": 2}).json()
+        assert len(page["items"]) == 2 and page["next_cursor"]
+        rest = admin.get("/audit", params={"limit": 2, "cursor": page["next_cursor"]}).json()
+        assert rest["items"][0]["id"] < page["items"][-1]["id"]
+
+
+def test_the_trail_is_append_only_in_the_database(
+    database: str, walk: list[dict[str, Any]]
+) -> None:
+    for statement in ("UPDATE audit_events SET actor = 'someone else'", "DELETE FROM audit_events"):
+        with pytest.raises(Exception, match="append-only"):
+            query(database, statement)
+    assert (
+        query(database, "SELECT COUNT(*) FROM audit_events WHERE actor = 'someone else'")[0][0] == 0
+    )
+
+
+def test_an_unusable_request_id_is_replaced(controller: ControllerProcess) -> None:
+    with controller.client() as admin:
+        response = admin.get("/me", headers={"X-Request-ID": "bad id with spaces; and more"})
+    assert re.fullmatch(r"[0-9a-f]{32}", response.headers["x-request-id"])

@@ -6,7 +6,6 @@ import zoneinfo
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from controller.access import audit
@@ -15,6 +14,7 @@ from controller.access.roles import Permission
 from controller.errors import Conflict, InvalidInput, NotFound
 from controller.paging import Page, keyset_page
 from controller.storage.models import Endpoint, Site
+from controller.storage.unique import unique
 
 FIELDS = ("name", "address", "contacts", "hours", "timezone")
 
@@ -53,26 +53,14 @@ async def get_site(session: AsyncSession, actor: Actor, site_id: int) -> Site:
     return site
 
 
-async def _commit_unique(session: AsyncSession, name: str) -> None:
-    try:
-        await session.commit()
-    except IntegrityError:
-        await session.rollback()
-        raise Conflict(f"a site named {name!r} exists") from None
-
-
 async def create_site(session: AsyncSession, actor: Actor, values: dict[str, Any]) -> Site:
     actor.require(Permission.SITES_WRITE)
     _check(values)
     site = Site(**{k: v for k, v in values.items() if k in FIELDS})
     session.add(site)
-    try:
-        await session.flush()
-    except IntegrityError:
-        await session.rollback()
-        raise Conflict(f"a site named {values.get('name')!r} exists") from None
+    await unique(session, session.flush, f"a site named {site.name!r} exists")
     audit.record(session, actor, "create", "site", site.id, after=snapshot(site))
-    await _commit_unique(session, site.name)
+    await session.commit()
     return site
 
 
@@ -87,7 +75,7 @@ async def update_site(
         if field in FIELDS:
             setattr(site, field, value)
     audit.record(session, actor, "update", "site", site.id, before=before, after=snapshot(site))
-    await _commit_unique(session, site.name)
+    await unique(session, session.commit, f"a site named {site.name!r} exists")
     await session.refresh(site)
     return site
 

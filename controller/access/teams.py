@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from controller.access import audit
 from controller.access.actor import Actor
 from controller.access.roles import Permission
-from controller.errors import Conflict, InvalidInput, NotFound
+from controller.errors import InvalidInput, NotFound
 from controller.paging import Page, keyset_page
 from controller.storage.models import Team, User
+from controller.storage.unique import unique
 
 FIELDS = ("name", "description", "email", "is_vendor", "vendor_contact", "lead_id")
 
@@ -40,14 +40,6 @@ async def _members(session: AsyncSession, member_ids: list[int], lead_id: int | 
     return [users[i] for i in wanted]
 
 
-async def _commit(session: AsyncSession, name: str) -> None:
-    try:
-        await session.commit()
-    except IntegrityError:
-        await session.rollback()
-        raise Conflict(f"a team named {name!r} exists") from None
-
-
 async def list_teams(
     session: AsyncSession, actor: Actor, *, limit: int, cursor: str | None
 ) -> Page[Team]:
@@ -70,13 +62,9 @@ async def create_team(
     members = await _members(session, member_ids, values.get("lead_id"))
     team = Team(**{k: v for k, v in values.items() if k in FIELDS}, members=members)
     session.add(team)
-    try:
-        await session.flush()
-    except IntegrityError:
-        await session.rollback()
-        raise Conflict(f"a team named {values.get('name')!r} exists") from None
+    await unique(session, session.flush, f"a team named {team.name!r} exists")
     audit.record(session, actor, "create", "team", team.id, after=snapshot(team))
-    await _commit(session, team.name)
+    await session.commit()
     return team
 
 
@@ -95,7 +83,7 @@ async def update_team(
             member_ids = [u.id for u in team.members]
         team.members = await _members(session, member_ids, team.lead_id)
     audit.record(session, actor, "update", "team", team.id, before=before, after=snapshot(team))
-    await _commit(session, team.name)
+    await unique(session, session.commit, f"a team named {team.name!r} exists")
     await session.refresh(team)
     return team
 

@@ -6,7 +6,6 @@ import re
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from controller.access import audit
@@ -16,6 +15,7 @@ from controller.access.roles import SITE_SCOPED, Permission, Role
 from controller.errors import Conflict, Forbidden, InvalidInput, NotFound
 from controller.paging import Page, keyset_page
 from controller.storage.models import Site, User
+from controller.storage.unique import unique
 
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,99}")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -118,11 +118,7 @@ async def create_user(
         sites=sites,
     )
     session.add(user)
-    try:
-        await session.flush()
-    except IntegrityError:
-        await session.rollback()
-        raise Conflict(f"a user named {username!r} exists") from None
+    await unique(session, session.flush, f"a user named {username!r} exists")
     audit.record(session, actor, "create", "user", user.id, after=snapshot(user))
     await session.commit()
     return user

@@ -1,0 +1,22 @@
+"""The action catalogue, shared by the controller and the agent (and nothing else).
+
+One name, one parameter schema, one risk level and one result shape per action,
+whichever transport runs it. Parameters are validated on the controller and again on
+the agent with the same models.
+"""
+
+from catalogue.registry import CATALOGUE, CatalogueError, get, validate
+from catalogue.result import ActionError, ActionResult, Evidence
+from catalogue.spec import ActionSpec, Risk
+
+__all__ = [
+    "CATALOGUE",
+    "ActionError",
+    "ActionResult",
+    "ActionSpec",
+    "CatalogueError",
+    "Evidence",
+    "Risk",
+    "get",
+    "validate",
+]

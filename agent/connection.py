@@ -66,6 +66,9 @@ class Session:
         on_welcome: Callable[[agent_pb2.Welcome], None],
         on_full_wanted: Callable[[], None],
         inventory_base_seq: Callable[[], int],
+        on_run_request: Callable[[agent_pb2.RunRequest], None],
+        on_run_cancel: Callable[[str], None],
+        policy_json: bytes,
     ) -> None:
         self._stub = agent_pb2_grpc.AgentGatewayStub(channel)
         self._spool = spool
@@ -74,6 +77,9 @@ class Session:
         self._on_welcome = on_welcome
         self._on_full_wanted = on_full_wanted
         self._inventory_base_seq = inventory_base_seq
+        self._on_run_request = on_run_request
+        self._on_run_cancel = on_run_cancel
+        self._policy_json = policy_json
 
     async def run(self) -> None:
         # The aio read/write style: no request iterator, the call is written to directly.
@@ -95,6 +101,7 @@ class Session:
             last_acked_seq=self._spool.last_acked,
             hostname=socket.gethostname(),
             inventory_base_seq=self._inventory_base_seq(),
+            policy_json=self._policy_json,
         )
         await call.write(agent_pb2.AgentMessage(hello=hello))
         first = await asyncio.wait_for(call.read(), WELCOME_TIMEOUT_S)
@@ -124,6 +131,10 @@ class Session:
                 self._spool.ack(message.ack.seq)
             elif message.HasField("inventory_request"):
                 self._on_full_wanted()
+            elif message.HasField("run_request"):
+                self._on_run_request(message.run_request)
+            elif message.HasField("run_cancel"):
+                self._on_run_cancel(message.run_cancel.run_id)
 
     async def _write(
         self,
@@ -134,11 +145,12 @@ class Session:
         next_heartbeat = time.monotonic()
         while not reader.done():
             self._spooled.clear()
-            for seq, payload in self._spool.pending(after=sent):
-                durable = agent_pb2.Durable.FromString(payload)
-                durable.seq = seq
-                await call.write(agent_pb2.AgentMessage(durable=durable))
-                sent = seq
+            while batch := self._spool.pending(after=sent):
+                for seq, payload in batch:
+                    durable = agent_pb2.Durable.FromString(payload)
+                    durable.seq = seq
+                    await call.write(agent_pb2.AgentMessage(durable=durable))
+                    sent = seq
             now = time.monotonic()
             if now >= next_heartbeat:
                 beat = agent_pb2.Heartbeat(sent_at_ms=int(time.time() * 1000))

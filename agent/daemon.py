@@ -13,7 +13,7 @@ import logging
 import signal
 import sys
 
-from agent import __version__, state
+from agent import __version__, policy, state
 from agent.settings import AgentSettings, SettingsError
 
 log = logging.getLogger("agent")
@@ -35,9 +35,10 @@ def run() -> int:
     try:
         settings = AgentSettings.from_env()
         identity, credentials = state.load(settings.state_dir)
-    except (SettingsError, state.NotEnrolled) as exc:
+        local_policy = policy.load(settings.state_dir)
+    except (SettingsError, policy.PolicyError, state.NotEnrolled) as exc:
         print(f"deskside-agent: {exc}", file=sys.stderr)
-        return 2 if isinstance(exc, SettingsError) else 1
+        return 1 if isinstance(exc, state.NotEnrolled) else 2
     _limit_malloc_arenas()
     logging.basicConfig(
         level=settings.log_level.upper(),
@@ -51,7 +52,7 @@ def run() -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        runtime = AgentRuntime(settings, identity, credentials, InventoryCollector())
+        runtime = AgentRuntime(settings, identity, credentials, InventoryCollector(), local_policy)
         log.info(
             "deskside-agent %s for endpoint %s, controller %s",
             __version__,

@@ -6,17 +6,22 @@ import asyncio
 import contextlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import grpc
 
 from agent.backoff import Backoff
 from agent.connection import Intervals, Refused, Session, open_channel
 from agent.inventory_feed import InventoryFeed
+from agent.policy import Policy
+from agent.runs.journal import Journal
 from agent.settings import AgentSettings
 from agent.spool import Spool
 from agent.state import SPOOL, Credentials, Identity
 from protos.deskside.v1 import agent_pb2
+
+if TYPE_CHECKING:
+    from agent.runs.executor import Executor
 
 log = logging.getLogger(__name__)
 # A connection that lasted this long was healthy: start backing off from scratch.
@@ -34,20 +39,46 @@ class AgentRuntime:
         identity: Identity,
         credentials: Credentials,
         collector: Collector,
+        policy: Policy,
     ) -> None:
         self._settings = settings
         self._identity = identity
         self._credentials = credentials
         self._collector = collector
+        self._policy = policy
+        self._journal = Journal(settings.state_dir / SPOOL)
+        # Loaded with the first run: the catalogue brings pydantic, which an idle agent
+        # has no use for (docs/PERFORMANCE.md).
+        self._runs: Executor | None = None
         self.spool = Spool(settings.state_dir / SPOOL, settings.spool_max_bytes)
         self._feed = InventoryFeed()
         self._intervals = Intervals()
         self._spooled = asyncio.Event()
         self._collect_now = asyncio.Event()
         # One collector thread: the default pool would start several, each with its own stack.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collector")
+        self._collector_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collector")
+
+    def _runs_ready(self) -> Executor:
+        if self._runs is None:
+            from agent.runs.executor import Executor
+
+            self._runs = Executor(self._journal, self._policy, self._report_run)
+        return self._runs
+
+    def _report_run(self, update: agent_pb2.RunUpdate) -> None:
+        self.spool.append(agent_pb2.Durable(run_update=update).SerializeToString())
+        self._spooled.set()
+
+    def _run_requested(self, request: agent_pb2.RunRequest) -> None:
+        self._runs_ready().submit(request)
+
+    def _cancel_requested(self, run_id: str) -> None:
+        if self._runs is not None:
+            self._runs.cancel(run_id)
 
     async def run(self, stop: asyncio.Event) -> None:
+        if self._journal.unfinished():
+            self._runs_ready().report_interrupted()
         tasks = [
             asyncio.create_task(self._inventory_loop()),
             asyncio.create_task(self._connection_loop()),
@@ -57,9 +88,13 @@ class AgentRuntime:
         finally:
             for task in tasks:
                 task.cancel()
+            if self._runs is not None:
+                self._runs.close()
+                await asyncio.sleep(0)  # let cancelled runs record that they were interrupted
             await asyncio.gather(*tasks, return_exceptions=True)
             self.spool.close()
-            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._journal.close()
+            self._collector_pool.shutdown(wait=False, cancel_futures=True)
 
     def _want_full(self) -> None:
         self._feed.want_full()
@@ -70,7 +105,7 @@ class AgentRuntime:
             self._collect_now.clear()
             try:
                 snapshot = await asyncio.get_running_loop().run_in_executor(
-                    self._executor, self._collector.snapshot
+                    self._collector_pool, self._collector.snapshot
                 )
             except Exception:  # a probe bug must not stop the agent
                 log.exception("inventory collection failed")
@@ -107,6 +142,9 @@ class AgentRuntime:
                 on_welcome=self._welcomed,
                 on_full_wanted=self._want_full,
                 inventory_base_seq=lambda: self._feed.base_seq,
+                on_run_request=self._run_requested,
+                on_run_cancel=self._cancel_requested,
+                policy_json=self._policy.as_json(),
             )
             try:
                 await session.run()

@@ -91,13 +91,18 @@ class Spool:
                 self._set_meta("dropped", self.dropped + 1)
             self._bytes -= row[1]
 
-    def pending(self, after: int = 0) -> Iterator[tuple[int, bytes]]:
-        """Unacknowledged messages with seq > after, oldest first."""
+    def pending(self, after: int = 0, limit: int = 256) -> list[tuple[int, bytes]]:
+        """Up to limit unacknowledged messages with seq > after, oldest first.
+
+        Read whole, not as a cursor: a statement left open across the sender's awaits
+        would pin an old snapshot, and this connection's next write would then fail at
+        once with SQLITE_BUSY as soon as another connection (the run journal) commits.
+        """
         cursor = self._db.execute(
-            "SELECT seq, payload FROM outbox WHERE seq > ? ORDER BY seq",
-            (max(after, self.last_acked),),
+            "SELECT seq, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+            (max(after, self.last_acked), limit),
         )
-        yield from cursor
+        return [(int(seq), bytes(payload)) for seq, payload in cursor.fetchall()]
 
     def ack(self, seq: int) -> None:
         """The controller stored everything up to seq."""

@@ -96,7 +96,10 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, lambda: setattr(http, "should_exit", True))
-    presence_task = asyncio.create_task(controller.presence.run())
+    background = [
+        asyncio.create_task(controller.presence.run()),
+        asyncio.create_task(controller.dispatcher.run()),
+    ]
     http_task = asyncio.create_task(http.serve(sockets=[http_socket]))
     while not http.started and not http_task.done():  # noqa: ASYNC110 - uvicorn has no event
         await asyncio.sleep(0.01)
@@ -123,9 +126,9 @@ async def serve(settings: Settings) -> None:
         log.info("stopping")
         await controller.presence.close_all("controller stopping")
         await grpc_server.stop(GRPC_GRACE_S)
-        presence_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await presence_task
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         await controller.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(runtime)

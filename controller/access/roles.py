@@ -29,16 +29,27 @@ class Permission(enum.StrEnum):
     TOKENS_READ_ALL = "tokens:read-all"
     TOKENS_ALL = "tokens:all"  # create and revoke anyone's
     AUDIT_READ = "audit:read"
+    RUNS_READ = "runs:read"
+    RUNS_CREATE = "runs:create"  # up to medium risk alone; high risk waits for approval
+    RUNS_APPROVE = "runs:approve"  # approve others' high-risk runs, run high risk directly
 
 
 P = Permission
-_STAFF_READ = {P.ENDPOINTS_READ, P.SITES_READ, P.TEAMS_READ, P.USERS_READ, P.TOKENS_OWN}
+_STAFF_READ = {
+    P.ENDPOINTS_READ,
+    P.SITES_READ,
+    P.TEAMS_READ,
+    P.USERS_READ,
+    P.TOKENS_OWN,
+    P.RUNS_READ,
+}
+_HANDS = {P.RUNS_CREATE}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.REQUESTER: frozenset(),
-    Role.TIER1: frozenset(_STAFF_READ),
-    Role.TIER2: frozenset(_STAFF_READ | {P.ENDPOINTS_WRITE}),
-    Role.USA: frozenset(_STAFF_READ | {P.ENDPOINTS_WRITE, P.ENDPOINTS_REVOKE, P.ENROLL}),
+    Role.TIER1: frozenset(_STAFF_READ | _HANDS),
+    Role.TIER2: frozenset(_STAFF_READ | _HANDS | {P.ENDPOINTS_WRITE, P.RUNS_APPROVE}),
+    Role.USA: frozenset(_STAFF_READ | _HANDS | {P.ENDPOINTS_WRITE, P.ENDPOINTS_REVOKE, P.ENROLL}),
     Role.ADMIN: frozenset(Permission),
     Role.AUDITOR: frozenset(_STAFF_READ | {P.TOKENS_READ_ALL, P.AUDIT_READ}),
 }

@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from controller.access.actor import Actor
 from controller.errors import InvalidInput, NotFound
 from controller.fleet.endpoints import get_endpoint
-from controller.storage.models import Endpoint, Inventory, InventoryChange
+from controller.fleet.sequence import claim
+from controller.storage.models import Inventory, InventoryChange
 from controller.storage.types import utcnow
 
 MAX_HISTORY_PAGE = 500
@@ -46,14 +47,9 @@ async def apply_inventory(
     session: AsyncSession, endpoint_id: str, msg: InventoryMessage
 ) -> Outcome:
     """Store one durable inventory message in one transaction with the endpoint's sequence."""
-    query = select(Endpoint).where(Endpoint.id == endpoint_id).with_for_update(of=Endpoint)
-    endpoint = await session.scalar(query)
+    endpoint = await claim(session, endpoint_id, msg.seq)
     if endpoint is None:
-        raise NotFound("endpoint", endpoint_id)
-    if msg.seq <= endpoint.last_seq:
-        await session.rollback()
         return Outcome.DUPLICATE
-    endpoint.last_seq = msg.seq
     latest = await session.get(Inventory, endpoint_id)
     if not msg.full and (latest is None or msg.base_seq != endpoint.inventory_seq):
         await session.commit()

@@ -37,6 +37,9 @@ class Presence:
     def is_connected(self, endpoint_id: str) -> bool:
         return endpoint_id in self._live
 
+    def connection(self, endpoint_id: str) -> Connection | None:
+        return self._live.get(endpoint_id)
+
     async def connected(
         self, endpoint_id: str, connection: Connection, agent_version: str, hostname: str
     ) -> None:

@@ -16,6 +16,7 @@ from controller.errors import Unauthenticated
 from controller.fleet import enrollment
 from controller.fleet.inventory import InventoryMessage, Outcome, apply_inventory
 from controller.pki import certificate_serial
+from controller.runs.dispatch import RunOrder, apply_run_update
 from protos.deskside.v1 import agent_pb2, agent_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,21 @@ class AgentConnection:
     def close(self, reason: str) -> None:
         self.closed_reason = reason
         self.outbox.put_nowait(None)
+
+    def send_run(self, order: RunOrder) -> None:
+        expires_ms = int(order.expires_at.timestamp() * 1000) if order.expires_at else 0
+        request = agent_pb2.RunRequest(
+            run_id=order.run_id,
+            action=order.action,
+            params_json=json.dumps(order.params).encode(),
+            dry_run=order.dry_run,
+            timeout_ms=order.timeout_s * 1000,
+            expires_at_ms=expires_ms,
+        )
+        self.send(agent_pb2.ControllerMessage(run_request=request))
+
+    def cancel_run(self, run_id: str) -> None:
+        self.send(agent_pb2.ControllerMessage(run_cancel=agent_pb2.RunCancel(run_id=run_id)))
 
 
 def _inventory_message(seq: int, inv: agent_pb2.Inventory) -> InventoryMessage:
@@ -102,6 +118,7 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
             )
         )
         log.info("agent %s connected from %s", endpoint_id, context.peer())
+        await self._controller.dispatcher.endpoint_connected(endpoint_id)
         writer = asyncio.create_task(self._write(connection, context))
         reader = asyncio.create_task(self._read(connection, context))
         try:
@@ -143,7 +160,9 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
                 await self._durable(connection, message.durable)
 
     async def _durable(self, connection: AgentConnection, durable: agent_pb2.Durable) -> None:
-        if durable.HasField("inventory"):
+        if durable.HasField("run_update"):
+            await self._run_update(connection, durable.seq, durable.run_update)
+        elif durable.HasField("inventory"):
             try:
                 msg = _inventory_message(durable.seq, durable.inventory)
             except ValueError as exc:
@@ -165,3 +184,21 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
                         inventory_request=agent_pb2.InventoryRequest(full=True)
                     )
                 )
+
+    async def _run_update(
+        self, connection: AgentConnection, seq: int, update: agent_pb2.RunUpdate
+    ) -> None:
+        try:
+            result = json.loads(update.result_json) if update.result_json else None
+        except ValueError:
+            result = {"error": {"code": "bad_result", "message": "the agent sent unreadable JSON"}}
+        await apply_run_update(
+            self._controller.sessions,
+            connection.endpoint_id,
+            seq,
+            run_id=update.run_id,
+            state=update.state,
+            result=result if isinstance(result, dict) else None,
+            at=dt.datetime.fromtimestamp(update.at_ms / 1000, dt.UTC),
+        )
+        connection.send(agent_pb2.ControllerMessage(ack=agent_pb2.Ack(seq=seq)))

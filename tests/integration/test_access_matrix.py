@@ -20,6 +20,7 @@ SESSION_ONLY = "session-only"
 EVERYONE = set(ROLES)
 STAFF = {"tier1", "tier2", "usa", "admin", "auditor"}
 ADMIN = {"admin"}
+HANDS = {"tier1", "tier2", "usa", "admin"}  # who may ask endpoints to act
 
 EXPECTED: dict[tuple[str, str], set[str] | str] = {
     ("GET", "/api/v1/health"): PUBLIC,
@@ -53,6 +54,12 @@ EXPECTED: dict[tuple[str, str], set[str] | str] = {
     ("POST", "/api/v1/tokens"): STAFF,
     ("DELETE", "/api/v1/tokens/{token_id}"): STAFF,
     ("GET", "/api/v1/audit"): {"admin", "auditor"},
+    ("GET", "/api/v1/runs"): STAFF,
+    ("POST", "/api/v1/runs"): HANDS,
+    ("GET", "/api/v1/runs/{run_id}"): STAFF,
+    ("POST", "/api/v1/runs/{run_id}/cancel"): HANDS,
+    ("POST", "/api/v1/runs/{run_id}/approve"): {"tier2", "admin"},
+    ("POST", "/api/v1/runs/{run_id}/deny"): {"tier2", "admin"},
 }
 
 

@@ -14,8 +14,8 @@ from sql import query
 
 PASSWORD = "audit trail passphrase"
 # Each write route, in an order where earlier steps create what later ones need.
-# (method, path, body, expected action, expected object type)
-STEPS: list[tuple[str, str, dict[str, Any] | None, str, str]] = [
+# (method, path, body, expected action, expected object type[, who asks])
+STEPS: list[tuple[Any, ...]] = [
     ("POST", "/sites", {"name": "Audit HQ", "timezone": "Europe/Berlin"}, "create", "site"),
     ("PATCH", "/sites/{site}", {"hours": "Mon-Fri 8-18"}, "update", "site"),
     (
@@ -44,6 +44,32 @@ STEPS: list[tuple[str, str, dict[str, Any] | None, str, str]] = [
         "update",
         "endpoint",
     ),
+    (
+        "POST",
+        "/runs",
+        {"endpoint_id": "{endpoint}", "action": "file.stat", "params": {"path": "/etc/hosts"}},
+        "request",
+        "run",
+    ),
+    ("POST", "/runs/{run}/cancel", None, "cancel", "run"),
+    (
+        "POST",
+        "/runs",
+        {"endpoint_id": "{endpoint}", "action": "system.reboot"},
+        "request",
+        "run",
+        "tier1",
+    ),
+    ("POST", "/runs/{run}/approve", None, "approve", "run"),
+    (
+        "POST",
+        "/runs",
+        {"endpoint_id": "{endpoint}", "action": "system.reboot"},
+        "request",
+        "run",
+        "tier1",
+    ),
+    ("POST", "/runs/{run}/deny", None, "deny", "run"),
     ("POST", "/endpoints/{endpoint}/revoke", None, "revoke", "endpoint"),
     ("PATCH", "/me", {"full_name": "The Admin"}, "update", "user"),
     ("DELETE", "/teams/{team}", None, "delete", "team"),
@@ -74,9 +100,14 @@ def walk(
     results = []
     with controller.client() as admin:
         admin.post("/users", json={"username": "admin2", "role": "admin", "password": PASSWORD})
+        tier1_id = admin.post("/users", json={"username": "walker", "role": "tier1"}).json()["id"]
+        tier1 = controller.client(
+            admin.post("/tokens", json={"name": "w", "user_id": tier1_id}).json()["token"]
+        )
         browser = httpx.Client(base_url=controller.url + "/api/v1")
         csrf = ""
-        for method, path, body, action, kind in STEPS:
+        for method, path, body, action, kind, *who in STEPS:
+            client = tier1 if who == ["tier1"] else admin
             if path == "/endpoints/{endpoint}" and "endpoint" not in ids:
                 agent = AgentProcess(Path(tmp_path_factory.mktemp("audit")) / "agent")
                 ids["endpoint"] = agent.enroll(
@@ -96,20 +127,20 @@ def walk(
                     response.json().get("csrf_token", csrf) if response.status_code == 200 else csrf
                 )
             else:
-                response = admin.request(method, url, json=_fill(body, ids), headers=headers)
+                response = client.request(method, url, json=_fill(body, ids), headers=headers)
             assert response.status_code < 300, (method, path, response.status_code, response.text)
             assert response.headers["x-request-id"] == request_id
-            if method == "POST" and response.status_code == 201 and "id" in response.json():
-                ids[
-                    {"site": "site", "user": "user", "team": "team", "token": "token"}.get(
-                        kind, kind
-                    )
-                ] = response.json()["id"]
+            created = response.json() if response.status_code == 201 else {}
+            if "id" in created:
+                ids[kind] = created["id"]
+            elif created.get("items"):  # POST /runs answers with the runs it created
+                ids["run"] = created["items"][0]["id"]
             events = admin.get("/audit", params={"request_id": request_id}).json()["items"]
             results.append(
                 {"step": (method, path), "action": action, "kind": kind, "events": events}
             )
         browser.close()
+        tier1.close()
     return results
 
 
@@ -121,7 +152,7 @@ def test_every_write_route_is_walked(controller: ControllerProcess) -> None:
         for m in ops
         if m in {"post", "patch", "put", "delete"}
     }
-    walked = {(m, re.sub(r"\{\w+\}", "{}", p)) for m, p, *_ in STEPS}
+    walked = {(step[0], re.sub(r"\{\w+\}", "{}", step[1])) for step in STEPS}
     assert {(m, re.sub(r"\{\w+\}", "{}", p)) for m, p in writes} == walked
 
 
@@ -135,7 +166,7 @@ def test_each_write_left_exactly_one_event_with_before_and_after(
         assert (event["action"], event["object_type"]) == (result["action"], result["kind"]), (
             result["step"]
         )
-        assert event["actor"] in ("admin", "admin2")
+        assert event["actor"] in ("admin", "admin2", "walker")
         if event["action"] == "create":
             assert event["before"] is None and event["after"], result["step"]
         elif event["action"] in ("update", "revoke"):

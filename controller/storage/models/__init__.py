@@ -18,6 +18,7 @@ from controller.storage.models.fleet import (
     Inventory,
     InventoryChange,
 )
+from controller.storage.models.runs import Run
 
 __all__ = [
     "ApiToken",
@@ -29,6 +30,7 @@ __all__ = [
     "EnrollmentToken",
     "Inventory",
     "InventoryChange",
+    "Run",
     "Site",
     "Team",
     "User",

@@ -125,12 +125,15 @@ class Hello(_message.Message):
     LAST_ACKED_SEQ_FIELD_NUMBER: _builtins.int
     HOSTNAME_FIELD_NUMBER: _builtins.int
     INVENTORY_BASE_SEQ_FIELD_NUMBER: _builtins.int
+    POLICY_JSON_FIELD_NUMBER: _builtins.int
     agent_version: _builtins.str
     last_acked_seq: _builtins.int
     """Highest sequence number the agent has seen acknowledged by the controller."""
     hostname: _builtins.str
     inventory_base_seq: _builtins.int
     """Sequence number of the inventory message the agent's next delta builds on (0: none)."""
+    policy_json: _builtins.bytes
+    """The agent's local policy (JSON): what it will refuse whatever the controller asks."""
     def __init__(
         self,
         *,
@@ -138,10 +141,11 @@ class Hello(_message.Message):
         last_acked_seq: _builtins.int = ...,
         hostname: _builtins.str = ...,
         inventory_base_seq: _builtins.int = ...,
+        policy_json: _builtins.bytes = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_version", b"agent_version", "hostname", b"hostname", "inventory_base_seq", b"inventory_base_seq", "last_acked_seq", b"last_acked_seq"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_version", b"agent_version", "hostname", b"hostname", "inventory_base_seq", b"inventory_base_seq", "last_acked_seq", b"last_acked_seq", "policy_json", b"policy_json"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -176,24 +180,62 @@ class Durable(_message.Message):
 
     SEQ_FIELD_NUMBER: _builtins.int
     INVENTORY_FIELD_NUMBER: _builtins.int
+    RUN_UPDATE_FIELD_NUMBER: _builtins.int
     seq: _builtins.int
     @_builtins.property
     def inventory(self) -> Global___Inventory: ...
+    @_builtins.property
+    def run_update(self) -> Global___RunUpdate: ...
     def __init__(
         self,
         *,
         seq: _builtins.int = ...,
         inventory: Global___Inventory | None = ...,
+        run_update: Global___RunUpdate | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["inventory", b"inventory", "payload", b"payload"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["inventory", b"inventory", "payload", b"payload", "run_update", b"run_update"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["inventory", b"inventory", "payload", b"payload", "seq", b"seq"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["inventory", b"inventory", "payload", b"payload", "run_update", b"run_update", "seq", b"seq"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["inventory"]  # noqa: Y015
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["inventory", "run_update"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
 
 Global___Durable: _TypeAlias = Durable  # noqa: Y015
+
+@_typing.final
+class RunUpdate(_message.Message):
+    """A run's progress, as the agent saw it. The agent records every run ID it receives
+    before acting on it, so a run delivered twice is executed once.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    RESULT_JSON_FIELD_NUMBER: _builtins.int
+    AT_MS_FIELD_NUMBER: _builtins.int
+    run_id: _builtins.str
+    state: _builtins.str
+    """running, succeeded, failed, cancelled, expired, interrupted"""
+    result_json: _builtins.bytes
+    """The action's result (catalogue ActionResult as JSON) once the run has ended."""
+    at_ms: _builtins.int
+    def __init__(
+        self,
+        *,
+        run_id: _builtins.str = ...,
+        state: _builtins.str = ...,
+        result_json: _builtins.bytes = ...,
+        at_ms: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at_ms", b"at_ms", "result_json", b"result_json", "run_id", b"run_id", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RunUpdate: _TypeAlias = RunUpdate  # noqa: Y015
 
 @_typing.final
 class Inventory(_message.Message):
@@ -259,28 +301,90 @@ class ControllerMessage(_message.Message):
     WELCOME_FIELD_NUMBER: _builtins.int
     ACK_FIELD_NUMBER: _builtins.int
     INVENTORY_REQUEST_FIELD_NUMBER: _builtins.int
+    RUN_REQUEST_FIELD_NUMBER: _builtins.int
+    RUN_CANCEL_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def welcome(self) -> Global___Welcome: ...
     @_builtins.property
     def ack(self) -> Global___Ack: ...
     @_builtins.property
     def inventory_request(self) -> Global___InventoryRequest: ...
+    @_builtins.property
+    def run_request(self) -> Global___RunRequest: ...
+    @_builtins.property
+    def run_cancel(self) -> Global___RunCancel: ...
     def __init__(
         self,
         *,
         welcome: Global___Welcome | None = ...,
         ack: Global___Ack | None = ...,
         inventory_request: Global___InventoryRequest | None = ...,
+        run_request: Global___RunRequest | None = ...,
+        run_cancel: Global___RunCancel | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "body", b"body", "inventory_request", b"inventory_request", "welcome", b"welcome"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "body", b"body", "inventory_request", b"inventory_request", "run_cancel", b"run_cancel", "run_request", b"run_request", "welcome", b"welcome"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "body", b"body", "inventory_request", b"inventory_request", "welcome", b"welcome"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "body", b"body", "inventory_request", b"inventory_request", "run_cancel", b"run_cancel", "run_request", b"run_request", "welcome", b"welcome"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["welcome", "ack", "inventory_request"]  # noqa: Y015
+    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["welcome", "ack", "inventory_request", "run_request", "run_cancel"]  # noqa: Y015
     _WhichOneofArgType_body: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_body) -> _WhichOneofReturnType_body | None: ...
 
 Global___ControllerMessage: _TypeAlias = ControllerMessage  # noqa: Y015
+
+@_typing.final
+class RunRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    PARAMS_JSON_FIELD_NUMBER: _builtins.int
+    DRY_RUN_FIELD_NUMBER: _builtins.int
+    TIMEOUT_MS_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_MS_FIELD_NUMBER: _builtins.int
+    run_id: _builtins.str
+    action: _builtins.str
+    params_json: _builtins.bytes
+    dry_run: _builtins.bool
+    timeout_ms: _builtins.int
+    expires_at_ms: _builtins.int
+    """After this moment (epoch ms) the run must not start (0: no limit)."""
+    def __init__(
+        self,
+        *,
+        run_id: _builtins.str = ...,
+        action: _builtins.str = ...,
+        params_json: _builtins.bytes = ...,
+        dry_run: _builtins.bool = ...,
+        timeout_ms: _builtins.int = ...,
+        expires_at_ms: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "dry_run", b"dry_run", "expires_at_ms", b"expires_at_ms", "params_json", b"params_json", "run_id", b"run_id", "timeout_ms", b"timeout_ms"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RunRequest: _TypeAlias = RunRequest  # noqa: Y015
+
+@_typing.final
+class RunCancel(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    run_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        run_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["run_id", b"run_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RunCancel: _TypeAlias = RunCancel  # noqa: Y015
 
 @_typing.final
 class Welcome(_message.Message):

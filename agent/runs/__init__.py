@@ -1,0 +1,1 @@
+"""Running the controller's requests: the journal of run IDs and the executor."""

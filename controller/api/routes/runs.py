@@ -1,0 +1,146 @@
+"""Runs: ask endpoints to run catalogue actions, follow them, cancel, approve."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from controller.access.actor import Actor
+from controller.access.roles import Permission
+from controller.api.deps import ControllerDep, SessionDep, allowed
+from controller.api.paging import Cursor, Limit, PageOf
+from controller.runs import service
+from controller.runs.service import RunAsk, Target
+
+router = APIRouter(prefix="/runs", tags=["runs"])
+Reader = Annotated[Actor, Depends(allowed(Permission.RUNS_READ))]
+Runner = Annotated[Actor, Depends(allowed(Permission.RUNS_CREATE))]
+Approver = Annotated[Actor, Depends(allowed(Permission.RUNS_APPROVE))]
+
+
+class RunCreate(BaseModel):
+    action: str = Field(max_length=100, description="a catalogue action, e.g. service.restart")
+    params: dict[str, Any] = Field(default_factory=dict)
+    dry_run: bool = False
+    ticket_id: int | None = None
+    timeout_s: int = Field(default=300, ge=1, le=86400)
+    expires_at: dt.datetime | None = Field(
+        default=None, description="not started by then: expired (default: 24 h)"
+    )
+    reason: str = Field(default="", max_length=500)
+    endpoint_id: str | None = Field(default=None, max_length=36)
+    endpoint_ids: list[str] | None = Field(default=None, max_length=10000)
+    site: str | None = Field(default=None, max_length=100)
+    tags: list[str] = Field(default_factory=list, max_length=32)
+
+
+class RunPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    batch_id: str | None
+    endpoint_id: str
+    action: str
+    params: dict[str, Any]
+    dry_run: bool
+    risk: str
+    state: str
+    approval: str
+    approved_by: str | None
+    cancel_requested: bool
+    requested_by: str
+    ticket_id: int | None
+    reason: str
+    request_id: str
+    timeout_s: int
+    expires_at: dt.datetime | None
+    created_at: dt.datetime
+    sent_at: dt.datetime | None
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    result: dict[str, Any] | None
+
+
+class RunsCreated(BaseModel):
+    batch_id: str | None = Field(
+        description="set when a selector (endpoint_ids, site, tags) was used"
+    )
+    items: list[RunPublic]
+
+
+@router.post("", status_code=201)
+async def create(
+    body: RunCreate, session: SessionDep, controller: ControllerDep, actor: Runner
+) -> RunsCreated:
+    ask = RunAsk(
+        action=body.action,
+        params=body.params,
+        dry_run=body.dry_run,
+        ticket_id=body.ticket_id,
+        timeout_s=body.timeout_s,
+        expires_at=body.expires_at,
+        reason=body.reason,
+    )
+    target = Target(body.endpoint_id, body.endpoint_ids, body.site, body.tags)
+    size = len(json.dumps(body.params))
+    batch_id, runs = await service.create_runs(session, actor, ask, target, params_size=size)
+    await controller.dispatcher.dispatch([r.id for r in runs])
+    for run in runs:
+        await session.refresh(run)
+    return RunsCreated(batch_id=batch_id, items=[RunPublic.model_validate(r) for r in runs])
+
+
+@router.get("")
+async def list_(
+    session: SessionDep,
+    actor: Reader,
+    batch: Annotated[str | None, Query(description="runs of one batch")] = None,
+    endpoint_id: str | None = None,
+    state: str | None = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> PageOf[RunPublic]:
+    page = await service.list_runs(
+        session,
+        actor,
+        batch=batch,
+        endpoint_id=endpoint_id,
+        state=state,
+        limit=limit,
+        cursor=cursor,
+    )
+    return PageOf(
+        items=[RunPublic.model_validate(r) for r in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.get("/{run_id}")
+async def get(run_id: str, session: SessionDep, actor: Reader) -> RunPublic:
+    return RunPublic.model_validate(await service.get_run(session, actor, run_id))
+
+
+@router.post("/{run_id}/cancel")
+async def cancel(
+    run_id: str, session: SessionDep, controller: ControllerDep, actor: Runner
+) -> RunPublic:
+    run = await service.cancel_run(session, actor, run_id)
+    controller.dispatcher.cancel(run)
+    return RunPublic.model_validate(run)
+
+
+@router.post("/{run_id}/approve")
+async def approve(
+    run_id: str, session: SessionDep, controller: ControllerDep, actor: Approver
+) -> RunPublic:
+    run = await service.decide(session, actor, run_id, approve=True)
+    await controller.dispatcher.dispatch([run.id])
+    await session.refresh(run)
+    return RunPublic.model_validate(run)
+
+
+@router.post("/{run_id}/deny")
+async def deny(run_id: str, session: SessionDep, actor: Approver) -> RunPublic:
+    return RunPublic.model_validate(await service.decide(session, actor, run_id, approve=False))

@@ -215,3 +215,33 @@ def test_bad_requests_are_refused_before_anything_is_sent(
         )
         assert unknown.status_code == 422 and "endpoint_id" in unknown.text
     assert query(database, "SELECT COUNT(*) FROM runs")[0][0] == before
+
+
+def test_a_controller_killed_mid_run_gets_the_result_once_after_restart(
+    controller: ControllerProcess, agent: tuple[AgentProcess, str], database: str
+) -> None:
+    process, endpoint_id = agent
+    wait_for(lambda: controller.endpoint(endpoint_id)["online"], 30, "online")
+    # Ignores SIGTERM, so process.kill waits its full grace period: time to pull the plug.
+    stubborn = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(120)",
+        ]
+    )
+    try:
+        time.sleep(0.5)  # let it install the handler
+        run = _run(controller, endpoint_id, "process.kill", {"pid": stubborn.pid})
+        wait_for(lambda: _get(controller, run["id"])["state"] == "running", 15, "running")
+        controller.stop(signal.SIGKILL)
+        time.sleep(6)  # the action ends while no controller listens: its result is spooled
+        controller.restart()
+        finished = _finished(controller, run["id"])
+        assert finished["state"] == "succeeded", finished
+        assert finished["result"]["evidence"]["after"]["still_running"] == [stubborn.pid]
+        assert process.log().count(f"run {run['id']} (process.kill) succeeded") == 1
+        stored = query(database, "SELECT COUNT(*) FROM runs WHERE id = $1", run["id"])
+        assert stored == [(1,)]
+    finally:
+        stubborn.kill()

@@ -41,7 +41,12 @@ class Presence:
         return self._live.get(endpoint_id)
 
     async def connected(
-        self, endpoint_id: str, connection: Connection, agent_version: str, hostname: str
+        self,
+        endpoint_id: str,
+        connection: Connection,
+        agent_version: str,
+        hostname: str,
+        agent_policy: dict[str, object] | None = None,
     ) -> None:
         # One stream per agent: a new one means the old is dead (the agent only ever
         # holds one), so the newest wins.
@@ -55,6 +60,8 @@ class Presence:
             values["agent_version"] = agent_version[:50]
         if hostname:
             values["hostname"] = hostname[:255]
+        if agent_policy is not None:
+            values["agent_policy"] = agent_policy
         async with self._sessions() as session:
             await session.execute(update(Endpoint).where(Endpoint.id == endpoint_id).values(values))
             await session.commit()

@@ -33,6 +33,14 @@ def _peer_identity(context: Context) -> tuple[str, str] | None:
     return names[0].decode(), certificate_serial(pems[0])
 
 
+def _policy(raw: bytes) -> dict[str, object] | None:
+    try:
+        policy = json.loads(raw) if raw else None
+    except ValueError:
+        return None
+    return policy if isinstance(policy, dict) else None
+
+
 class AgentConnection:
     """The controller's side of one stream: an outbox drained by one writer task."""
 
@@ -103,7 +111,9 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
         hello = first.hello
         presence = self._controller.presence
         connection = AgentConnection(endpoint_id)
-        await presence.connected(endpoint_id, connection, hello.agent_version, hello.hostname)
+        await presence.connected(
+            endpoint_id, connection, hello.agent_version, hello.hostname, _policy(hello.policy_json)
+        )
         settings = self._controller.settings
         connection.send(
             agent_pb2.ControllerMessage(

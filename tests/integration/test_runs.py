@@ -245,3 +245,13 @@ def test_a_controller_killed_mid_run_gets_the_result_once_after_restart(
         assert stored == [(1,)]
     finally:
         stubborn.kill()
+
+
+def test_the_controller_shows_the_agents_policy(
+    controller: ControllerProcess, agent: tuple[AgentProcess, str]
+) -> None:
+    _, endpoint_id = agent
+    policy = controller.endpoint(endpoint_id)["agent_policy"]
+    assert policy["max_risk"] == "medium"
+    assert policy["deny_actions"] == ["disk.*"]
+    assert "/etc" in policy["allowed_paths"]

@@ -42,6 +42,9 @@ class EndpointPublic(BaseModel):
     agent_version: str
     enrolled_at: dt.datetime
     revoked: bool
+    agent_policy: dict[str, Any] | None = Field(
+        description="what the agent refuses whatever it is asked (its policy.toml)"
+    )
 
 
 class EndpointUpdate(PatchModel):
@@ -94,6 +97,7 @@ def _public(endpoint: Endpoint, window: dt.timedelta) -> EndpointPublic:
         agent_version=endpoint.agent_version,
         enrolled_at=endpoint.enrolled_at,
         revoked=endpoint.revoked_at is not None,
+        agent_policy=endpoint.agent_policy,
     )
 
 

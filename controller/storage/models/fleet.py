@@ -54,6 +54,8 @@ class Endpoint(Base):
     # Highest durable message sequence stored, and the one the inventory is at.
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     inventory_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The agent's local policy as it reported it at its last connect.
+    agent_policy: Mapped[dict[str, Any] | None] = mapped_column(Json)
     site: Mapped[Site | None] = relationship(lazy="joined")
     tags: Mapped[list[EndpointTag]] = relationship(
         lazy="selectin", cascade="all, delete-orphan", order_by="EndpointTag.tag"

@@ -21,8 +21,21 @@ SAMPLE_S = 0.3  # CPU use is a rate: sample it over this long
 WAIT_S = 5.0
 
 
-def _describe(proc: psutil.Process, cpu: float | None = None) -> dict[str, Any]:
-    info = proc.info if hasattr(proc, "info") else proc.as_dict(_ATTRS)
+def _fresh_processes() -> list[psutil.Process]:
+    """Process objects of our own: psutil.process_iter shares cached ones program-wide,
+    and the inventory collector rewrites their .info and CPU baselines from its thread."""
+    procs = []
+    for pid in psutil.pids():
+        with contextlib.suppress(psutil.Error):
+            procs.append(psutil.Process(pid))
+    return procs
+
+
+def _describe(proc: psutil.Process, cpu: float | None = None) -> dict[str, Any] | None:
+    try:
+        info = proc.as_dict(_ATTRS)
+    except psutil.Error:
+        return None
     memory = info.get("memory_info")
     described = {
         "pid": info["pid"],
@@ -38,19 +51,20 @@ def _describe(proc: psutil.Process, cpu: float | None = None) -> dict[str, Any]:
 
 
 def process_list(params: Any, ctx: ActionContext) -> ActionResult:
-    procs = list(psutil.process_iter(_ATTRS))
+    procs = _fresh_processes()
     for proc in procs:
         with contextlib.suppress(psutil.Error):
             proc.cpu_percent(None)
     time.sleep(SAMPLE_S)
     rows = []
     for proc in procs:
-        if params.name and proc.info.get("name") != params.name:
-            continue
         try:
-            rows.append(_describe(proc, proc.cpu_percent(None)))
+            cpu = proc.cpu_percent(None)
         except psutil.Error:
             continue
+        row = _describe(proc, cpu)
+        if row is not None and (params.name is None or row["name"] == params.name):
+            rows.append(row)
     key = "cpu_percent" if params.sort == "cpu" else "rss"
     rows.sort(key=lambda r: r.get(key) or 0, reverse=True)
     top = rows[: params.limit]
@@ -70,16 +84,14 @@ def _targets(params: Any) -> tuple[list[psutil.Process], str | None]:
         if params.pid in _protected():
             return [], f"pid {params.pid} is protected (init, the agent or its parent)"
         try:
-            proc = psutil.Process(params.pid)
-            proc.info = proc.as_dict(_ATTRS)
+            return [psutil.Process(params.pid)], None
         except psutil.NoSuchProcess:
             return [], f"no process with pid {params.pid}"
-        return [proc], None
-    matches = [
-        p
-        for p in psutil.process_iter(_ATTRS)
-        if p.info.get("name") == params.name and p.pid not in _protected()
-    ]
+    matches = []
+    for proc in _fresh_processes():
+        with contextlib.suppress(psutil.Error):
+            if proc.name() == params.name and proc.pid not in _protected():
+                matches.append(proc)
     return matches, None if matches else f"no process named {params.name}"
 
 
@@ -88,7 +100,7 @@ def process_kill(params: Any, ctx: ActionContext) -> ActionResult:
     if problem:
         code = "policy_denied" if "protected" in problem else "not_found"
         return ActionResult.failure(code, problem)
-    before = [_describe(p) for p in targets]
+    before = [d for d in (_describe(p) for p in targets) if d is not None]
     names = ", ".join(f"{d['name']} ({d['pid']})" for d in before)
     if ctx.dry_run:
         return ActionResult(

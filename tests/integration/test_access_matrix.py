@@ -57,6 +57,7 @@ EXPECTED: dict[tuple[str, str], set[str] | str] = {
     ("GET", "/api/v1/runs"): STAFF,
     ("POST", "/api/v1/runs"): HANDS,
     ("GET", "/api/v1/runs/{run_id}"): STAFF,
+    ("GET", "/api/v1/runs/{run_id}/events"): STAFF,
     ("POST", "/api/v1/runs/{run_id}/cancel"): HANDS,
     ("POST", "/api/v1/runs/{run_id}/approve"): {"tier2", "admin"},
     ("POST", "/api/v1/runs/{run_id}/deny"): {"tier2", "admin"},

@@ -255,3 +255,29 @@ def test_the_controller_shows_the_agents_policy(
     assert policy["max_risk"] == "medium"
     assert policy["deny_actions"] == ["disk.*"]
     assert "/etc" in policy["allowed_paths"]
+
+
+def test_a_run_can_be_followed_live_to_its_end(
+    controller: ControllerProcess, agent: tuple[AgentProcess, str]
+) -> None:
+    import json
+
+    import httpx
+
+    _, endpoint_id = agent
+    run = _run(controller, endpoint_id, "process.list", {"limit": 3})
+    states = []
+    headers = {"Authorization": f"Bearer {controller.env['DESKSIDE_BOOTSTRAP_TOKEN']}"}
+    url = f"{controller.url}/api/v1/runs/{run['id']}/events"
+    with httpx.stream("GET", url, headers=headers, timeout=60) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        event = None
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                event = line.removeprefix("event: ")
+            elif line.startswith("data: ") and event == "run":
+                states.append(json.loads(line.removeprefix("data: "))["state"])
+            elif line.startswith("data: ") and event == "end":
+                break
+    assert states[-1] == "succeeded"
+    assert len(states) == len(set(states)) or states.count("succeeded") == 1

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from controller.access.actor import Actor
@@ -14,7 +17,7 @@ from controller.access.roles import Permission
 from controller.api.deps import ControllerDep, SessionDep, allowed
 from controller.api.paging import Cursor, Limit, PageOf
 from controller.runs import service
-from controller.runs.service import RunAsk, Target
+from controller.runs.service import TERMINAL, RunAsk, Target
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 Reader = Annotated[Actor, Depends(allowed(Permission.RUNS_READ))]
@@ -120,6 +123,40 @@ async def list_(
 @router.get("/{run_id}")
 async def get(run_id: str, session: SessionDep, actor: Reader) -> RunPublic:
     return RunPublic.model_validate(await service.get_run(session, actor, run_id))
+
+
+POLL_S = 0.25
+# Past the run's own timeout plus this, the stream ends even if the run has not.
+STREAM_SLACK_S = 60
+
+
+@router.get("/{run_id}/events", response_class=StreamingResponse)
+async def events(
+    run_id: str, session: SessionDep, controller: ControllerDep, actor: Reader
+) -> StreamingResponse:
+    """Server-sent events: the run each time it changes, ending with its final state.
+
+    Read from the database, so it works whichever controller process the agent is on.
+    """
+    run = await service.get_run(session, actor, run_id)
+    deadline = asyncio.get_running_loop().time() + run.timeout_s + STREAM_SLACK_S
+
+    async def stream() -> AsyncIterator[str]:
+        last = None
+        while True:
+            async with controller.sessions() as fresh:
+                current = RunPublic.model_validate(await service.get_run(fresh, actor, run_id))
+            payload = current.model_dump_json()
+            if payload != last:
+                yield f"event: run\ndata: {payload}\n\n"
+                last = payload
+            if current.state in TERMINAL or asyncio.get_running_loop().time() > deadline:
+                yield "event: end\ndata: {}\n\n"
+                return
+            await asyncio.sleep(POLL_S)
+
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
 
 
 @router.post("/{run_id}/cancel")

@@ -1,0 +1,474 @@
+"""disk.usage, disk.cleanup and log.rotate: what fills a disk, and making room.
+
+All three walk or rename inside paths the policy has already allowed, and none of them
+follows a symbolic link: the agent usually runs as root, and the directories it cleans
+(/tmp, caches) are writable by every user, so a link must never lead it elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from agent.actions.context import ActionContext
+from catalogue import ActionResult, Evidence
+from catalogue.result import bounded
+
+MAX_ENTRIES = 2_000_000  # directory entries examined per run: a bound on time and memory
+MAX_DEPTH = 64  # cleanup nesting; each level holds a directory descriptor open
+MAX_LISTED = 1000  # paths reported in data (counts stay exact)
+MAX_ERRORS = 100
+# Directory descriptors make the cleanup immune to a directory being swapped for a link
+# between looking at it and deleting in it (the classic tmpreaper attack); Windows has none.
+_USE_FDS = (
+    os.open in os.supports_dir_fd
+    and os.unlink in os.supports_dir_fd
+    and os.rmdir in os.supports_dir_fd
+    and os.scandir in os.supports_fd
+)
+
+Handle = int | str  # a directory descriptor (POSIX) or a path (Windows)
+
+
+def _human(size: float) -> str:
+    units = ("B", "KiB", "MiB", "GiB", "TiB")
+    index = 0
+    while size >= 1024 and index < len(units) - 1:
+        size /= 1024
+        index += 1
+    return f"{size:.0f} B" if index == 0 else f"{size:.1f} {units[index]}"
+
+
+def _lstat(entry: os.DirEntry[str]) -> os.stat_result:
+    # On Windows DirEntry.stat leaves st_dev at 0, which would defeat the filesystem check.
+    return os.lstat(entry.path) if os.name == "nt" else entry.stat(follow_symlinks=False)
+
+
+def _is_link(st: os.stat_result) -> bool:
+    # Windows junctions are reparse points that lstat does not call links.
+    reparse = getattr(st, "st_file_attributes", 0) & stat.FILE_ATTRIBUTE_REPARSE_POINT
+    return stat.S_ISLNK(st.st_mode) or bool(reparse)
+
+
+def _is_dir(st: os.stat_result) -> bool:
+    return stat.S_ISDIR(st.st_mode) and not _is_link(st)
+
+
+def _allocated(st: os.stat_result) -> int:
+    # What a file costs the disk (sparse files, block rounding), as du counts it.
+    blocks = getattr(st, "st_blocks", None)
+    return blocks * 512 if blocks is not None else st.st_size
+
+
+def _root(path: str) -> tuple[os.stat_result | None, ActionResult | None]:
+    """The starting directory, or why it cannot be one."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None, ActionResult.failure("not_found", f"{path} does not exist")
+    except PermissionError:
+        return None, ActionResult.failure("permission_denied", f"cannot read {path}")
+    if _is_link(st):
+        target = os.path.realpath(path)
+        message = f"{path} is a symbolic link; give the directory it points to ({target})"
+        return None, ActionResult.failure("invalid_params", message)
+    if not stat.S_ISDIR(st.st_mode):
+        return None, ActionResult.failure("invalid_params", f"{path} is not a directory")
+    return st, None
+
+
+# --- disk.usage -------------------------------------------------------------------------
+
+
+def disk_usage(params: Any, ctx: ActionContext) -> ActionResult:
+    root, problem = _root(params.path)
+    if root is None:
+        return problem or ActionResult.failure("failed", "no directory")
+    totals: dict[str, int] = {params.path: _allocated(root)}
+    seen_inodes: set[tuple[int, int]] = set()  # hard links count once, as du counts them
+    unreadable: list[str] = []
+    other_fs: list[str] = []
+    entries, truncated = 0, False
+    # chain: the reported directories (depth <= params.depth) this one lies inside.
+    stack: list[tuple[str, int, tuple[str, ...]]] = [(params.path, 0, (params.path,))]
+    while stack and not truncated:
+        directory, level, chain = stack.pop()
+        try:
+            listing = os.scandir(directory)
+        except OSError:
+            unreadable.append(directory)
+            continue
+        with listing:
+            for entry in listing:
+                entries += 1
+                if entries > MAX_ENTRIES:
+                    truncated = True
+                    break
+                try:
+                    st = _lstat(entry)
+                except OSError:  # gone since it was listed
+                    continue
+                size = _allocated(st)
+                if _is_dir(st):
+                    if st.st_dev != root.st_dev:
+                        other_fs.append(entry.path)
+                        continue
+                    inner = (*chain, entry.path) if level < params.depth else chain
+                    for name in inner:
+                        totals[name] = totals.get(name, 0) + size
+                    stack.append((entry.path, level + 1, inner))
+                    continue
+                if st.st_nlink > 1:
+                    if (st.st_dev, st.st_ino) in seen_inodes:
+                        continue
+                    seen_inodes.add((st.st_dev, st.st_ino))
+                for name in chain:
+                    totals[name] += size
+    fs = shutil.disk_usage(params.path)
+    ranked = sorted(
+        ((name, size) for name, size in totals.items() if name != params.path),
+        key=lambda item: (-item[1], item[0]),
+    )[: params.top]
+    total = totals[params.path]
+    data = {
+        "path": params.path,
+        "total_bytes": total,
+        "filesystem": {"total": fs.total, "used": fs.used, "free": fs.free},
+        "top": [{"path": name, "bytes": size} for name, size in ranked],
+        "entries": entries,
+        "truncated": truncated,
+        "unreadable": len(unreadable),
+        "unreadable_paths": unreadable[:20],
+        "other_filesystems": other_fs[:20],
+    }
+    lines = [
+        f"{params.path}: {_human(total)} in {min(entries, MAX_ENTRIES):,} entries",
+        f"filesystem: {_human(fs.total)} total, {_human(fs.used)} used, {_human(fs.free)} free",
+        "",
+        f"{'SIZE':>10}  DIRECTORY",
+        *(f"{_human(size):>10}  {name}" for name, size in ranked),
+    ]
+    if unreadable:
+        lines.append(f"skipped {len(unreadable)} unreadable directories (not counted)")
+    if other_fs:
+        lines.append(f"did not enter {len(other_fs)} other filesystems: {', '.join(other_fs[:5])}")
+    if truncated:
+        lines.append(f"stopped after {MAX_ENTRIES:,} entries: the sizes are lower bounds")
+    return ActionResult(output=bounded("\n".join(lines)), data=data)
+
+
+# --- disk.cleanup -----------------------------------------------------------------------
+
+
+class _Cleaner:
+    """Deletes (or, in a dry run, lists) old files under one root, deepest first."""
+
+    def __init__(self, cutoff: float, dry_run: bool) -> None:
+        self.cutoff, self.dry_run, self.entries = cutoff, dry_run, 0
+        self.root_dev = 0
+        self.files_seen = self.files = self.bytes = self.dirs = 0
+        self.listed: list[str] = []
+        self.errors: list[dict[str, str]] = []
+        self.error_count = self.special = 0
+        self.other_fs: list[str] = []
+        self.truncated = False
+
+    def error(self, path: str, exc: OSError | str) -> None:
+        self.error_count += 1
+        if len(self.errors) < MAX_ERRORS:
+            reason = exc if isinstance(exc, str) else exc.strerror or str(exc)
+            self.errors.append({"path": path, "error": reason})
+
+    def record(self, path: str) -> None:
+        if len(self.listed) < MAX_LISTED:
+            self.listed.append(path)
+
+    def clean(self, path: str, root: os.stat_result) -> None:
+        self.root_dev = root.st_dev
+        handle = _open_dir(None, path, root)
+        try:
+            self._walk(handle, path, 0)
+        finally:
+            _close(handle)
+
+    def _walk(self, handle: Handle, shown: str, depth: int) -> bool:
+        """Clean one directory; True when it is (in a dry run: would be) left empty."""
+        empty = True
+        with os.scandir(handle) as listing:
+            for entry in listing:
+                self.entries += 1
+                if self.entries > MAX_ENTRIES:
+                    self.truncated = True
+                    return False
+                path = os.path.join(shown, entry.name)
+                try:
+                    st = _lstat(entry)
+                except FileNotFoundError:
+                    continue
+                except OSError as exc:
+                    self.error(path, exc)
+                    empty = False
+                    continue
+                if _is_dir(st):
+                    empty = self._subdir(handle, entry.name, path, st, depth) and empty
+                elif stat.S_ISREG(st.st_mode) or _is_link(st):
+                    empty = self._file(handle, entry.name, path, st) and empty
+                else:  # sockets, fifos, devices belong to running programs: never ours
+                    self.special += 1
+                    empty = False
+        return empty
+
+    def _subdir(self, parent: Handle, name: str, path: str, st: os.stat_result, depth: int) -> bool:
+        if st.st_dev != self.root_dev:
+            self.other_fs.append(path)
+            return False
+        if depth >= MAX_DEPTH:
+            self.error(path, f"nested deeper than {MAX_DEPTH} levels; not entered")
+            return False
+        try:
+            child = _open_dir(parent, name, st)
+        except OSError as exc:
+            self.error(path, exc)
+            return False
+        try:
+            emptied = self._walk(child, path, depth + 1)
+        except OSError as exc:
+            self.error(path, exc)
+            emptied = False
+        finally:
+            _close(child)
+        # st was taken before the walk: the age is the directory's, not our deletions'.
+        if not emptied or self.truncated or st.st_mtime >= self.cutoff:
+            return False
+        if not self.dry_run:
+            try:
+                _remove(parent, name, os.rmdir)
+            except OSError:  # something appeared in it meanwhile: it stays
+                return False
+        self.dirs += 1
+        self.record(path + os.sep)
+        return True
+
+    def _file(self, parent: Handle, name: str, path: str, st: os.stat_result) -> bool:
+        self.files_seen += 1
+        if st.st_mtime >= self.cutoff:
+            return False
+        if not self.dry_run:
+            try:
+                _remove(parent, name, os.unlink)  # unlink removes a link, never its target
+            except FileNotFoundError:
+                return True
+            except OSError as exc:
+                self.error(path, exc)
+                return False
+        self.files += 1
+        self.bytes += st.st_size
+        self.record(path)
+        return True
+
+
+def _open_dir(parent: Handle | None, name: str, expected: os.stat_result) -> Handle:
+    """Open a directory without following links; it must be the one lstat saw."""
+    if not _USE_FDS:
+        return name if parent is None else os.path.join(str(parent), name)
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(name, flags) if parent is None else os.open(name, flags, dir_fd=int(parent))
+    opened = os.fstat(fd)
+    if (opened.st_dev, opened.st_ino) != (expected.st_dev, expected.st_ino):
+        os.close(fd)
+        raise OSError(f"{name} was replaced while being cleaned")
+    return fd
+
+
+def _close(handle: Handle) -> None:
+    if isinstance(handle, int):
+        os.close(handle)
+
+
+def _remove(parent: Handle, name: str, how: Callable[..., None]) -> None:
+    if isinstance(parent, int):
+        how(name, dir_fd=parent)
+    else:
+        how(os.path.join(parent, name))
+
+
+def disk_cleanup(params: Any, ctx: ActionContext) -> ActionResult:
+    cutoff = time.time() - params.older_than_s
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    cleaner = _Cleaner(cutoff, ctx.dry_run)
+    for path in params.paths:
+        root, problem = _root(path)
+        if root is None:
+            cleaner.error(path, problem.error.message if problem and problem.error else "?")
+            continue
+        free = shutil.disk_usage(path).free
+        seen, removed = cleaner.files_seen, cleaner.files
+        try:
+            cleaner.clean(path, root)
+        except OSError as exc:
+            cleaner.error(path, exc)
+        # The file counts come from the walk itself; a second walk would double the cost.
+        files = cleaner.files_seen - seen
+        before[path] = {"free_bytes": free, "files": files}
+        if not ctx.dry_run:
+            left = files - (cleaner.files - removed)
+            after[path] = {"free_bytes": shutil.disk_usage(path).free, "files": left}
+        if cleaner.truncated:
+            break
+    if not before:
+        message = "; ".join(f"{e['path']}: {e['error']}" for e in cleaner.errors)
+        return ActionResult.failure("not_found", message, data={"errors": cleaner.errors})
+    # The summary goes last: bounded() keeps the end of long output.
+    lines = [*cleaner.listed]
+    if cleaner.files + cleaner.dirs > len(cleaner.listed):
+        lines.append(f"... and {cleaner.files + cleaner.dirs - len(cleaner.listed)} more")
+    lines += [f"error: {e['path']}: {e['error']}" for e in cleaner.errors]
+    if cleaner.other_fs:
+        lines.append(f"did not enter other filesystems: {', '.join(cleaner.other_fs[:5])}")
+    if cleaner.special:
+        lines.append(f"left {cleaner.special} sockets, fifos and devices alone")
+    if cleaner.truncated:
+        lines.append(f"stopped after {MAX_ENTRIES:,} entries: run again to continue")
+    verb = "would delete" if ctx.dry_run else "deleted"
+    lines.append(
+        f"{verb} {cleaner.files} files ({_human(cleaner.bytes)}, {cleaner.bytes} bytes) and "
+        f"{cleaner.dirs} empty directories older than {params.older_than_s} s; "
+        f"{cleaner.error_count} errors"
+    )
+    if not ctx.dry_run:
+        freed = sum(after[p]["free_bytes"] - before[p]["free_bytes"] for p in after)
+        lines.append(f"free space grew by {_human(max(freed, 0))}")
+    data = {
+        "paths": params.paths,
+        "older_than_s": params.older_than_s,
+        "dry_run": ctx.dry_run,
+        "files": cleaner.files,
+        "bytes": cleaner.bytes,
+        "directories": cleaner.dirs,
+        ("would_delete" if ctx.dry_run else "deleted"): cleaner.listed,
+        "errors": cleaner.errors,
+        "error_count": cleaner.error_count,
+        "skipped_special": cleaner.special,
+        "other_filesystems": cleaner.other_fs[:20],
+        "truncated": cleaner.truncated,
+    }
+    return ActionResult(
+        changed=not ctx.dry_run and cleaner.files + cleaner.dirs > 0,
+        output=bounded("\n".join(lines)),
+        data=data,
+        evidence=Evidence(before=before, after=after or None),
+    )
+
+
+# --- log.rotate -------------------------------------------------------------------------
+
+
+def _generations(path: str) -> dict[int, str]:
+    """path.1, path.2, ... that exist now, by number."""
+    directory, base = os.path.split(path)
+    pattern = re.compile(re.escape(base) + r"\.([1-9][0-9]{0,5})")
+    found = {}
+    for name in os.listdir(directory):
+        match = pattern.fullmatch(name)
+        if match:
+            found[int(match.group(1))] = os.path.join(directory, name)
+    return found
+
+
+def _sizes(path: str) -> dict[str, int]:
+    sizes = {}
+    for _, name in sorted({0: path, **_generations(path)}.items()):
+        try:
+            sizes[name] = os.lstat(name).st_size
+        except FileNotFoundError:
+            continue
+    return sizes
+
+
+def _create_like(path: str, st: os.stat_result) -> str | None:
+    """An empty file with st's mode and owner; a warning when the owner could not be set."""
+    mode = stat.S_IMODE(st.st_mode)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags, mode)
+    try:
+        if sys.platform != "win32":
+            os.fchmod(fd, mode)  # os.open's mode passed through the umask
+            if (st.st_uid, st.st_gid) != (os.getuid(), os.getgid()):
+                try:
+                    os.fchown(fd, st.st_uid, st.st_gid)
+                except PermissionError:
+                    return f"could not give {path} to uid {st.st_uid} gid {st.st_gid}"
+    finally:
+        os.close(fd)
+    return None
+
+
+def log_rotate(params: Any, ctx: ActionContext) -> ActionResult:
+    path = params.path
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return ActionResult.failure("not_found", f"{path} does not exist")
+    except PermissionError:
+        return ActionResult.failure("permission_denied", f"cannot read {path}")
+    if _is_link(st) or not stat.S_ISREG(st.st_mode):
+        return ActionResult.failure("invalid_params", f"{path} is not a regular file")
+    # Oldest first, so no rename ever lands on a file that still has to move.
+    steps: list[tuple[str, str]] = []
+    for number, name in sorted(_generations(path).items(), reverse=True):
+        if number >= params.keep:
+            steps.append((name, ""))
+        else:
+            steps.append((name, f"{path}.{number + 1}"))
+    steps.append((path, f"{path}.1"))
+    mode = oct(stat.S_IMODE(st.st_mode))
+    plan = [f"delete {src}" if not dst else f"rename {src} -> {dst}" for src, dst in steps]
+    plan.append(f"create empty {path} (mode {mode}, uid {st.st_uid}, gid {st.st_gid})")
+    before = _sizes(path)
+    if ctx.dry_run:
+        return ActionResult(
+            output="would:\n" + "\n".join(plan),
+            data={"path": path, "keep": params.keep, "plan": plan},
+            evidence=Evidence(before=before),
+        )
+    done: list[str] = []
+    try:
+        for index, (src, dst) in enumerate(steps):
+            if dst:
+                os.replace(src, dst)
+            else:
+                os.remove(src)
+            done.append(plan[index])
+        warning = _create_like(path, st)
+        done.append(plan[-1])
+    except OSError as exc:
+        return ActionResult.failure(
+            "failed",
+            f"rotation stopped: {exc}",
+            changed=bool(done),
+            data={"path": path, "done": done, "plan": plan},
+            evidence=Evidence(before=before, after=_sizes(path)),
+        )
+    output = [
+        *done,
+        f"the program keeps writing to {path}.1 until it reopens its log"
+        " (restart it, or send the signal it reopens logs on)",
+    ]
+    if warning:
+        output.append(f"warning: {warning}")
+    return ActionResult(
+        changed=True,
+        output="\n".join(output),
+        data={"path": path, "keep": params.keep, "done": done, "warning": warning},
+        evidence=Evidence(before=before, after=_sizes(path)),
+    )
+
+
+ACTIONS = {"disk.usage": disk_usage, "disk.cleanup": disk_cleanup, "log.rotate": log_rotate}

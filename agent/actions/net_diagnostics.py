@@ -1,0 +1,383 @@
+"""net.ping, net.dns_resolve, net.http_check, net.listening_ports: is the network there."""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import math
+import re
+import socket
+import ssl
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any, cast
+
+import psutil
+
+from agent.actions.context import ActionContext
+from catalogue import ActionResult
+from catalogue.result import bounded
+
+DNS_PORT = 53  # where an explicit server is asked; tests point it at a loopback responder
+DNS_TIMEOUT_S = 5.0
+MAX_REDIRECTS = 5
+USER_AGENT = "deskside-agent (net.http_check)"
+
+# --- net.ping -------------------------------------------------------------------------------
+
+_UNIX_SENT = re.compile(r"(\d+) packets transmitted")
+_UNIX_RECEIVED = re.compile(r"(\d+) (?:packets )?received")
+_UNIX_LOSS = re.compile(r"([\d.]+)% packet loss")
+_UNIX_RTT = re.compile(r"(?:rtt|round-trip) min/avg/max\S* = ([\d.]+)/([\d.]+)/([\d.]+)")
+_UNIX_HEADER = re.compile(r"^PING\s+\S+?\s*\(([^)]+)\)", re.MULTILINE)
+# Windows prints in the UI language, so these look for shapes, never for words:
+# "Sent = 4, Received = 4, Lost = 0 (0% loss)" / "Gesendet = 4, Empfangen = 4, Verloren = 0".
+_WIN_COUNTS = re.compile(r"=\s*(\d+),[^=\n]*=\s*(\d+),[^=\n]*=\s*(\d+)\s*\((\d+)\s*%")
+_WIN_TIME = re.compile(r"[=<]\s*(\d+)\s*ms", re.IGNORECASE)
+_TROUBLE = re.compile(r"unreachable|timed out|timeout|expired|failure|prohibited", re.IGNORECASE)
+
+
+def ping_argv(platform: str, host: str, count: int, timeout_s: float) -> list[str]:
+    """The system ping's command line; platform is a sys.platform value."""
+    wait = max(1, math.ceil(timeout_s))
+    if platform == "win32":  # -w is the wait for each reply, in milliseconds
+        return ["ping", "-n", str(count), "-w", str(int(timeout_s * 1000)), host]
+    if platform == "darwin":
+        if ":" in host:  # macOS ping is IPv4 only; ping6 has no deadline option
+            return ["ping6", "-c", str(count), "-n", host]
+        # -t is a deadline for the whole run: one second per echo, then the wait for the last
+        return ["ping", "-c", str(count), "-t", str(count - 1 + wait), "-n", host]
+    return ["ping", "-c", str(count), "-W", str(wait), "-n", host]  # iputils, busybox
+
+
+def _first_ip(line: str) -> str | None:
+    for token in line.split():
+        candidate = token.strip("[]():,")
+        try:
+            return str(ipaddress.ip_address(candidate))
+        except ValueError:
+            continue
+    return None
+
+
+def _ms(value: str) -> float:
+    return round(float(value), 3)
+
+
+def _parse_unix(text: str, found: dict[str, Any]) -> None:
+    header = _UNIX_HEADER.search(text)
+    found["address"] = header.group(1).strip() if header else None
+    sent, received = _UNIX_SENT.search(text), _UNIX_RECEIVED.search(text)
+    found["sent"] = int(sent.group(1)) if sent else None
+    found["received"] = int(received.group(1)) if received else 0
+    loss = _UNIX_LOSS.search(text)
+    found["loss_percent"] = round(float(loss.group(1)), 1) if loss else None
+    rtt = _UNIX_RTT.search(text)
+    if rtt:
+        found["rtt_min_ms"], found["rtt_avg_ms"], found["rtt_max_ms"] = map(_ms, rtt.groups())
+
+
+def _parse_windows(text: str, found: dict[str, Any]) -> None:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    replies = [line for line in lines if "," not in line and _WIN_TIME.search(line)]
+    found["address"] = _first_ip(lines[0]) if lines else None
+    if found["address"] is None and replies:
+        found["address"] = _first_ip(replies[0])
+    counts = next((m for m in map(_WIN_COUNTS.search, lines) if m), None)
+    rtt_line = next((line for line in lines if len(_WIN_TIME.findall(line)) == 3), None)
+    found["sent"] = int(counts.group(1)) if counts else None
+    stated = int(counts.group(2)) if counts else 0
+    # "Reply from <router>: Destination host unreachable." counts as received on Windows:
+    # only replies with a round-trip time are echoes.
+    found["received"] = len(replies) if replies or rtt_line is None else stated
+    if found["sent"]:
+        lost = found["sent"] - found["received"]
+        found["loss_percent"] = round(100 * lost / found["sent"], 1)
+    if rtt_line:  # Minimum, Maximum, Average: in that order in every language
+        low, high, mean = map(float, _WIN_TIME.findall(rtt_line))
+        found["rtt_min_ms"], found["rtt_avg_ms"], found["rtt_max_ms"] = low, mean, high
+
+
+def parse_ping(stdout: str, stderr: str = "") -> dict[str, Any]:
+    """Counts and round-trip times from any of the pings ping_argv runs.
+
+    Returns {address, sent, received, loss_percent, rtt_min_ms, rtt_avg_ms, rtt_max_ms,
+    error}; what the output does not say is None. error says why nothing came back.
+    """
+    found: dict[str, Any] = dict.fromkeys(
+        ("address", "sent", "received", "loss_percent", "rtt_min_ms", "rtt_avg_ms")
+    )
+    found |= {"rtt_max_ms": None, "error": None}
+    if "packets transmitted" in stdout:
+        _parse_unix(stdout, found)
+    else:
+        _parse_windows(stdout, found)
+    if not found["received"]:
+        said = [line.strip() for line in (stderr + "\n" + stdout).splitlines() if line.strip()]
+        trouble = [line for line in said if _TROUBLE.search(line)]
+        if trouble:
+            found["error"] = trouble[0]
+        elif found["sent"] is None and said:
+            found["error"] = said[0]
+        else:
+            found["error"] = "no reply"
+    return found
+
+
+def ping(params: Any, ctx: ActionContext) -> ActionResult:
+    argv = ping_argv(sys.platform, params.host, params.count, params.timeout_s)
+    budget = params.count * (math.ceil(params.timeout_s) + 1) + 10
+    try:
+        completed = ctx.run(argv, timeout=budget)
+    except FileNotFoundError:
+        return ActionResult.failure("not_supported", f"no {argv[0]} command on this machine")
+    data = {"host": params.host, **parse_ping(completed.stdout, completed.stderr)}
+    data["reachable"] = bool(data["received"])
+    if data["reachable"]:
+        summary = (
+            f"{params.host} ({data['address']}): {data['received']}/{data['sent']} replies, "
+            f"{data['loss_percent']}% loss, rtt min/avg/max "
+            f"{data['rtt_min_ms']}/{data['rtt_avg_ms']}/{data['rtt_max_ms']} ms"
+        )
+    else:
+        summary = f"{params.host}: not reachable ({data['error']})"
+    output = summary + "\n\n" + completed.stdout + completed.stderr
+    return ActionResult(output=bounded(output), data=data)
+
+
+# --- net.dns_resolve ------------------------------------------------------------------------
+
+
+def _system_lookup(name: str, record_type: str) -> dict[str, Any]:
+    family = socket.AF_INET if record_type == "A" else socket.AF_INET6
+    try:
+        infos = socket.getaddrinfo(name, None, family=family, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        nodata = {getattr(socket, code, None) for code in ("EAI_NONAME", "EAI_NODATA")}
+        status = "nxdomain" if exc.errno in nodata else "error"
+        return {"server": None, "answers": [], "status": status, "error": exc.strerror}
+    answers = list(dict.fromkeys(str(info[4][0]).split("%")[0] for info in infos))
+    return {"server": None, "answers": answers, "status": "ok", "error": None}
+
+
+def _dns_query(name: str, record_type: str, server: str | None) -> dict[str, Any]:
+    import dns.exception
+    import dns.rdtypes.txtbase
+    import dns.resolver
+    import dns.reversename
+
+    found: dict[str, Any] = {"server": server, "answers": [], "status": "ok", "error": None}
+    try:
+        resolver = dns.resolver.Resolver(configure=server is None)
+        if server is not None:
+            # dnspython wants addresses; a server given by name is looked up first.
+            address = socket.getaddrinfo(server, DNS_PORT, type=socket.SOCK_DGRAM)[0][4][0]
+            resolver.nameservers = [str(address)]
+            resolver.port = DNS_PORT
+        found["server"] = str(resolver.nameservers[0]) if resolver.nameservers else server
+        resolver.lifetime = resolver.timeout = DNS_TIMEOUT_S
+        qname: Any = name
+        if record_type == "PTR" and _first_ip(name):
+            qname = dns.reversename.from_address(name)
+        answer = resolver.resolve(qname, record_type, search=False, raise_on_no_answer=False)
+    except dns.resolver.NXDOMAIN:
+        return found | {"status": "nxdomain", "error": f"{name} does not exist (NXDOMAIN)"}
+    except dns.exception.Timeout:
+        return found | {"status": "timeout", "error": f"no answer within {DNS_TIMEOUT_S:g} s"}
+    except dns.resolver.NoNameservers as exc:
+        return found | {"status": "servfail", "error": str(exc)}
+    except (dns.exception.DNSException, OSError, ValueError) as exc:
+        return found | {"status": "error", "error": str(exc) or type(exc).__name__}
+    found["server"] = str(answer.nameserver)
+    if answer.rrset is None:
+        return found | {"status": "no_answer", "error": f"{name} has no {record_type} records"}
+    for rdata in answer.rrset:
+        if isinstance(rdata, dns.rdtypes.txtbase.TXTBase):
+            found["answers"].append(b"".join(rdata.strings).decode("utf-8", "replace"))
+        else:
+            found["answers"].append(rdata.to_text())
+    found["ttl"] = answer.rrset.ttl
+    found["canonical_name"] = answer.canonical_name.to_text()
+    return found
+
+
+def dns_resolve(params: Any, ctx: ActionContext) -> ActionResult:
+    started = time.perf_counter()
+    if params.server is None and params.record_type in ("A", "AAAA"):
+        found = _system_lookup(params.name, params.record_type)
+    else:
+        found = _dns_query(params.name, params.record_type, params.server)
+    elapsed_ms = round((time.perf_counter() - started) * 1000, 2)
+    data = {"name": params.name, "type": params.record_type, **found, "elapsed_ms": elapsed_ms}
+    where = found["server"] or "the system resolver"
+    head = f"{params.name} {params.record_type} via {where} ({elapsed_ms} ms)"
+    body = "\n".join(found["answers"]) if found["answers"] else found["error"]
+    return ActionResult(output=bounded(f"{head}\n{body}"), data=data)
+
+
+# --- net.http_check -------------------------------------------------------------------------
+
+
+class _Redirects(urllib.request.HTTPRedirectHandler):
+    max_redirections = MAX_REDIRECTS
+
+    def __init__(self) -> None:
+        self.followed = 0
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: Any,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        self.followed += 1
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+class _RecordingHTTPSHandler(urllib.request.HTTPSHandler):
+    """Verifies as usual, and keeps each server's certificate (DER) and URL."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        super().__init__(context=context)
+        self.tls_context = context
+        self.urls: list[str] = []
+        self.certs: list[bytes] = []
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        self.urls.append(req.full_url)
+        certs = self.certs
+
+        class Connection(http.client.HTTPSConnection):
+            def connect(self) -> None:
+                super().connect()
+                der = cast(ssl.SSLSocket, self.sock).getpeercert(binary_form=True)
+                if der:
+                    certs.append(der)
+
+        return self.do_open(Connection, req, context=self.tls_context)
+
+
+def _tls_summary(handler: _RecordingHTTPSHandler, verify_error: str | None) -> dict[str, Any]:
+    from agent.actions.certs_time import CERT_TIMEOUT_S, describe_der, fetch_chain, verifying
+
+    summary: dict[str, Any] = {"verified": verify_error is None, "verify_error": verify_error}
+    der = handler.certs[-1] if handler.certs and verify_error is None else None
+    if der is None and handler.urls:  # fetch what the server presents, without trusting it
+        parts = urllib.parse.urlsplit(handler.urls[-1])
+        try:
+            chain = fetch_chain(parts.hostname or "", parts.port or 443, CERT_TIMEOUT_S, False)
+            der = chain[0] if chain else None
+        except (OSError, ValueError):
+            der = None
+    if der is not None:
+        cert = describe_der(der)
+        summary |= {k: cert[k] for k in ("subject", "issuer", "not_after", "days_left")}
+    return summary
+
+
+def http_check(params: Any, ctx: ActionContext) -> ActionResult:
+    from agent.actions.certs_time import verifying
+
+    redirects, https = _Redirects(), _RecordingHTTPSHandler(verifying())
+    # Direct, like a TCP check: the question is whether this machine reaches the server.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), redirects, https)
+    request = urllib.request.Request(params.url, headers={"User-Agent": USER_AGENT})
+    status: int | None = None
+    headers: Any = {}
+    final_url, error, verify_error = params.url, None, None
+    started = time.perf_counter()
+    try:
+        with opener.open(request, timeout=params.timeout_s) as response:
+            status, headers, final_url = response.status, response.headers, response.geturl()
+    except urllib.error.HTTPError as exc:  # a status urllib calls an error is still an answer
+        status, headers, final_url = exc.code, exc.headers, exc.geturl()
+        if 300 <= exc.code < 400:
+            error = f"more than {MAX_REDIRECTS} redirects"
+        exc.close()
+    except urllib.error.URLError as exc:
+        reason = exc.reason
+        if isinstance(reason, ssl.SSLCertVerificationError):
+            verify_error = reason.verify_message or str(reason)
+        error = str(reason) or type(reason).__name__
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        error = str(exc) or type(exc).__name__
+    elapsed_ms = round((time.perf_counter() - started) * 1000, 2)
+    data: dict[str, Any] = {
+        "url": params.url,
+        "final_url": final_url,
+        "status": status,
+        "elapsed_ms": elapsed_ms,
+        "redirects": redirects.followed,
+        "headers": {"server": headers.get("Server"), "content-type": headers.get("Content-Type")},
+        "tls": None,
+        "error": error,
+    }
+    if https.urls:
+        data["tls"] = _tls_summary(https, verify_error)
+    got = str(status) if status is not None else f"no response ({error})"
+    output = f"GET {params.url} -> {got} in {elapsed_ms} ms"
+    if final_url != params.url:
+        output += f" (final URL {final_url})"
+    if data["tls"] and data["tls"].get("not_after"):
+        output += f"\ncertificate expires {data['tls']['not_after']}"
+    if params.expect_status is not None and status != params.expect_status:
+        message = f"expected status {params.expect_status}, got {got}"
+        return ActionResult.failure("unexpected_status", message, output=output, data=data)
+    return ActionResult(output=output, data=data)
+
+
+# --- net.listening_ports --------------------------------------------------------------------
+
+
+def _listening() -> tuple[list[Any], bool]:
+    """LISTEN sockets; where the whole table is closed to us (macOS), per process."""
+    try:
+        conns = psutil.net_connections(kind="inet")
+        return [c for c in conns if c.status == psutil.CONN_LISTEN], False
+    except psutil.AccessDenied:
+        pass
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            conns = proc.net_connections(kind="inet")
+        except psutil.Error:
+            continue
+        found += [c._replace(pid=proc.pid) for c in conns if c.status == psutil.CONN_LISTEN]
+    return found, True
+
+
+def listening_ports(params: Any, ctx: ActionContext) -> ActionResult:
+    conns, partial = _listening()
+    names: dict[int, str | None] = {}
+    rows = []
+    for conn in conns:
+        if conn.pid is not None and conn.pid not in names:
+            try:
+                names[conn.pid] = psutil.Process(conn.pid).name()
+            except psutil.Error:
+                names[conn.pid] = None
+        family = "ipv6" if conn.family == socket.AF_INET6 else "ipv4"
+        row = {"port": conn.laddr.port, "address": conn.laddr.ip, "family": family}
+        rows.append(row | {"pid": conn.pid, "process": names.get(conn.pid or -1)})
+    unique = {tuple(r.values()): r for r in rows}.values()
+    ports = sorted(unique, key=lambda r: (r["port"], r["family"], r["address"], r["pid"] or 0))
+    lines = [
+        f"{r['port']:>5} {r['address']:<39} {r['pid'] or '-':>7} {r['process'] or '?'}"
+        for r in ports
+    ]
+    data = {"ports": ports, "count": len(ports), "partial": partial}
+    return ActionResult(output=bounded("\n".join(lines)), data=data)
+
+
+ACTIONS = {
+    "net.ping": ping,
+    "net.dns_resolve": dns_resolve,
+    "net.http_check": http_check,
+    "net.listening_ports": listening_ports,
+}

@@ -202,7 +202,7 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
             result = json.loads(update.result_json) if update.result_json else None
         except ValueError:
             result = {"error": {"code": "bad_result", "message": "the agent sent unreadable JSON"}}
-        await apply_run_update(
+        stored = await apply_run_update(
             self._controller.sessions,
             connection.endpoint_id,
             seq,
@@ -212,3 +212,5 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
             at=dt.datetime.fromtimestamp(update.at_ms / 1000, dt.UTC),
         )
         connection.send(agent_pb2.ControllerMessage(ack=agent_pb2.Ack(seq=seq)))
+        if stored and update.state != "running":
+            self._controller.dispatcher.ended(update.run_id)

@@ -61,6 +61,27 @@ class Dispatcher:
     def __init__(self, sessions: SessionFactory, presence: Presence) -> None:
         self._sessions = sessions
         self._presence = presence
+        self._ended: dict[str, asyncio.Event] = {}
+
+    async def wait_ended(self, run_ids: list[str], timeout_s: float) -> None:
+        """Until every run has ended here, or timeout_s; the caller reads the outcome.
+
+        Woken as this process stores an agent's final update; a run that ends through
+        another controller process is seen by the caller's own read afterwards.
+        """
+        events = [self._ended.setdefault(run_id, asyncio.Event()) for run_id in run_ids]
+        try:
+            await asyncio.wait_for(asyncio.gather(*(e.wait() for e in events)), timeout_s)
+        except TimeoutError:
+            pass
+        finally:
+            for run_id in run_ids:
+                self._ended.pop(run_id, None)
+
+    def ended(self, run_id: str) -> None:
+        event = self._ended.get(run_id)
+        if event is not None:
+            event.set()
 
     def _channel(self, endpoint_id: str) -> RunChannel | None:
         connection = self._presence.connection(endpoint_id)

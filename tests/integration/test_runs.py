@@ -281,3 +281,17 @@ def test_a_run_can_be_followed_live_to_its_end(
                 break
     assert states[-1] == "succeeded"
     assert len(states) == len(set(states)) or states.count("succeeded") == 1
+
+
+def test_run_and_wait_answers_with_the_outcome(
+    controller: ControllerProcess, agent: tuple[AgentProcess, str]
+) -> None:
+    _, endpoint_id = agent
+    with controller.client() as client:
+        body = {"endpoint_id": endpoint_id, "action": "file.stat", "params": {"path": "/etc/hosts"}}
+        done = client.post("/runs", params={"wait_s": 30}, json=body)
+        assert done.status_code == 201
+        (run,) = done.json()["items"]
+        assert run["state"] == "succeeded" and run["result"]["data"]["path"] == "/etc/hosts"
+        slow = client.post("/runs", params={"wait_s": 0.2}, json={**body, "expires_at": None})
+        assert slow.json()["items"][0]["state"] in {"queued", "sent", "running", "succeeded"}

@@ -76,7 +76,14 @@ class RunsCreated(BaseModel):
 
 @router.post("", status_code=201)
 async def create(
-    body: RunCreate, session: SessionDep, controller: ControllerDep, actor: Runner
+    body: RunCreate,
+    session: SessionDep,
+    controller: ControllerDep,
+    actor: Runner,
+    wait_s: Annotated[
+        float,
+        Query(ge=0, le=300, description="answer once every run has ended, or after this long"),
+    ] = 0,
 ) -> RunsCreated:
     ask = RunAsk(
         action=body.action,
@@ -91,6 +98,8 @@ async def create(
     size = len(json.dumps(body.params))
     batch_id, runs = await service.create_runs(session, actor, ask, target, params_size=size)
     await controller.dispatcher.dispatch([r.id for r in runs])
+    if wait_s:
+        await controller.dispatcher.wait_ended([r.id for r in runs], wait_s)
     for run in runs:
         await session.refresh(run)
     return RunsCreated(batch_id=batch_id, items=[RunPublic.model_validate(r) for r in runs])

@@ -47,6 +47,11 @@ class ActionContext:
             raise Stopped("run stopped")
         return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
+    @property
+    def stopped(self) -> bool:
+        """Long walks check this between steps: a thread cannot be interrupted from outside."""
+        return self._stopped
+
     def stop(self) -> None:
         """Kill whatever this run has started (cancel, timeout)."""
         with self._lock:

@@ -1,6 +1,6 @@
-"""disk.usage, disk.cleanup and log.rotate: what fills a disk, and making room.
+"""disk.usage and disk.cleanup: what fills a disk, and making room.
 
-All three walk or rename inside paths the policy has already allowed, and none of them
+Both walk or rename inside paths the policy has already allowed, and none of them
 follows a symbolic link: the agent usually runs as root, and the directories it cleans
 (/tmp, caches) are writable by every user, so a link must never lead it elsewhere.
 """
@@ -8,15 +8,13 @@ follows a symbolic link: the agent usually runs as root, and the directories it 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import stat
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
-from agent.actions.context import ActionContext
+from agent.actions.context import ActionContext, Stopped
 from catalogue import ActionResult, Evidence
 from catalogue.result import bounded
 
@@ -45,6 +43,13 @@ def _human(size: float) -> str:
     return f"{size:.0f} B" if index == 0 else f"{size:.1f} {units[index]}"
 
 
+def _check_stop(ctx: ActionContext, entries: int) -> None:
+    """Stop a walk whose run was cancelled or timed out: the worker thread outlives it."""
+    # ActionContext exposes no public flag yet; a cleanup must not go on deleting unseen.
+    if entries % 1024 == 1 and ctx.stopped:
+        raise Stopped("run stopped")
+
+
 def _lstat(entry: os.DirEntry[str]) -> os.stat_result:
     # On Windows DirEntry.stat leaves st_dev at 0, which would defeat the filesystem check.
     return os.lstat(entry.path) if os.name == "nt" else entry.stat(follow_symlinks=False)
@@ -66,30 +71,30 @@ def _allocated(st: os.stat_result) -> int:
     return blocks * 512 if blocks is not None else st.st_size
 
 
-def _root(path: str) -> tuple[os.stat_result | None, ActionResult | None]:
-    """The starting directory, or why it cannot be one."""
+def examine(path: str, is_kind: Callable[[int], bool], kind: str) -> os.stat_result | ActionResult:
+    """What path is, when it is a `kind` and not a link; else the failure to return."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
-        return None, ActionResult.failure("not_found", f"{path} does not exist")
+        return ActionResult.failure("not_found", f"{path} does not exist")
     except PermissionError:
-        return None, ActionResult.failure("permission_denied", f"cannot read {path}")
+        return ActionResult.failure("permission_denied", f"cannot read {path}")
     if _is_link(st):
         target = os.path.realpath(path)
-        message = f"{path} is a symbolic link; give the directory it points to ({target})"
-        return None, ActionResult.failure("invalid_params", message)
-    if not stat.S_ISDIR(st.st_mode):
-        return None, ActionResult.failure("invalid_params", f"{path} is not a directory")
-    return st, None
+        message = f"{path} is a symbolic link; give what it points to ({target})"
+        return ActionResult.failure("invalid_params", message)
+    if not is_kind(st.st_mode):
+        return ActionResult.failure("invalid_params", f"{path} is not {kind}")
+    return st
 
 
 # --- disk.usage -------------------------------------------------------------------------
 
 
 def disk_usage(params: Any, ctx: ActionContext) -> ActionResult:
-    root, problem = _root(params.path)
-    if root is None:
-        return problem or ActionResult.failure("failed", "no directory")
+    root = examine(params.path, stat.S_ISDIR, "a directory")
+    if isinstance(root, ActionResult):
+        return root
     totals: dict[str, int] = {params.path: _allocated(root)}
     seen_inodes: set[tuple[int, int]] = set()  # hard links count once, as du counts them
     unreadable: list[str] = []
@@ -107,6 +112,7 @@ def disk_usage(params: Any, ctx: ActionContext) -> ActionResult:
         with listing:
             for entry in listing:
                 entries += 1
+                _check_stop(ctx, entries)
                 if entries > MAX_ENTRIES:
                     truncated = True
                     break
@@ -169,8 +175,8 @@ def disk_usage(params: Any, ctx: ActionContext) -> ActionResult:
 class _Cleaner:
     """Deletes (or, in a dry run, lists) old files under one root, deepest first."""
 
-    def __init__(self, cutoff: float, dry_run: bool) -> None:
-        self.cutoff, self.dry_run, self.entries = cutoff, dry_run, 0
+    def __init__(self, cutoff: float, ctx: ActionContext) -> None:
+        self.cutoff, self.ctx, self.dry_run, self.entries = cutoff, ctx, ctx.dry_run, 0
         self.root_dev = 0
         self.files_seen = self.files = self.bytes = self.dirs = 0
         self.listed: list[str] = []
@@ -203,6 +209,7 @@ class _Cleaner:
         with os.scandir(handle) as listing:
             for entry in listing:
                 self.entries += 1
+                _check_stop(self.ctx, self.entries)
                 if self.entries > MAX_ENTRIES:
                     self.truncated = True
                     return False
@@ -302,11 +309,11 @@ def disk_cleanup(params: Any, ctx: ActionContext) -> ActionResult:
     cutoff = time.time() - params.older_than_s
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
-    cleaner = _Cleaner(cutoff, ctx.dry_run)
+    cleaner = _Cleaner(cutoff, ctx)
     for path in params.paths:
-        root, problem = _root(path)
-        if root is None:
-            cleaner.error(path, problem.error.message if problem and problem.error else "?")
+        root = examine(path, stat.S_ISDIR, "a directory")
+        if isinstance(root, ActionResult):
+            cleaner.error(path, root.error.message if root.error else "unusable")
             continue
         free = shutil.disk_usage(path).free
         seen, removed = cleaner.files_seen, cleaner.files
@@ -370,105 +377,4 @@ def disk_cleanup(params: Any, ctx: ActionContext) -> ActionResult:
 # --- log.rotate -------------------------------------------------------------------------
 
 
-def _generations(path: str) -> dict[int, str]:
-    """path.1, path.2, ... that exist now, by number."""
-    directory, base = os.path.split(path)
-    pattern = re.compile(re.escape(base) + r"\.([1-9][0-9]{0,5})")
-    found = {}
-    for name in os.listdir(directory):
-        match = pattern.fullmatch(name)
-        if match:
-            found[int(match.group(1))] = os.path.join(directory, name)
-    return found
-
-
-def _sizes(path: str) -> dict[str, int]:
-    sizes = {}
-    for _, name in sorted({0: path, **_generations(path)}.items()):
-        try:
-            sizes[name] = os.lstat(name).st_size
-        except FileNotFoundError:
-            continue
-    return sizes
-
-
-def _create_like(path: str, st: os.stat_result) -> str | None:
-    """An empty file with st's mode and owner; a warning when the owner could not be set."""
-    mode = stat.S_IMODE(st.st_mode)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(path, flags, mode)
-    try:
-        if sys.platform != "win32":
-            os.fchmod(fd, mode)  # os.open's mode passed through the umask
-            if (st.st_uid, st.st_gid) != (os.getuid(), os.getgid()):
-                try:
-                    os.fchown(fd, st.st_uid, st.st_gid)
-                except PermissionError:
-                    return f"could not give {path} to uid {st.st_uid} gid {st.st_gid}"
-    finally:
-        os.close(fd)
-    return None
-
-
-def log_rotate(params: Any, ctx: ActionContext) -> ActionResult:
-    path = params.path
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return ActionResult.failure("not_found", f"{path} does not exist")
-    except PermissionError:
-        return ActionResult.failure("permission_denied", f"cannot read {path}")
-    if _is_link(st) or not stat.S_ISREG(st.st_mode):
-        return ActionResult.failure("invalid_params", f"{path} is not a regular file")
-    # Oldest first, so no rename ever lands on a file that still has to move.
-    steps: list[tuple[str, str]] = []
-    for number, name in sorted(_generations(path).items(), reverse=True):
-        if number >= params.keep:
-            steps.append((name, ""))
-        else:
-            steps.append((name, f"{path}.{number + 1}"))
-    steps.append((path, f"{path}.1"))
-    mode = oct(stat.S_IMODE(st.st_mode))
-    plan = [f"delete {src}" if not dst else f"rename {src} -> {dst}" for src, dst in steps]
-    plan.append(f"create empty {path} (mode {mode}, uid {st.st_uid}, gid {st.st_gid})")
-    before = _sizes(path)
-    if ctx.dry_run:
-        return ActionResult(
-            output="would:\n" + "\n".join(plan),
-            data={"path": path, "keep": params.keep, "plan": plan},
-            evidence=Evidence(before=before),
-        )
-    done: list[str] = []
-    try:
-        for index, (src, dst) in enumerate(steps):
-            if dst:
-                os.replace(src, dst)
-            else:
-                os.remove(src)
-            done.append(plan[index])
-        warning = _create_like(path, st)
-        done.append(plan[-1])
-    except OSError as exc:
-        return ActionResult.failure(
-            "failed",
-            f"rotation stopped: {exc}",
-            changed=bool(done),
-            data={"path": path, "done": done, "plan": plan},
-            evidence=Evidence(before=before, after=_sizes(path)),
-        )
-    output = [
-        *done,
-        f"the program keeps writing to {path}.1 until it reopens its log"
-        " (restart it, or send the signal it reopens logs on)",
-    ]
-    if warning:
-        output.append(f"warning: {warning}")
-    return ActionResult(
-        changed=True,
-        output="\n".join(output),
-        data={"path": path, "keep": params.keep, "done": done, "warning": warning},
-        evidence=Evidence(before=before, after=_sizes(path)),
-    )
-
-
-ACTIONS = {"disk.usage": disk_usage, "disk.cleanup": disk_cleanup, "log.rotate": log_rotate}
+ACTIONS = {"disk.usage": disk_usage, "disk.cleanup": disk_cleanup}

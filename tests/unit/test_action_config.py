@@ -605,12 +605,21 @@ def test_bad_keys_for_the_format(
     assert path.read_text() == text
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads everything")
-def test_unreadable_file(tmp_path: Path, state: Path) -> None:
+def test_unreadable_file(tmp_path: Path, state: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # chmod 0 stops nobody when the tests run as root (as in CI): refuse the read instead.
+    from agent.actions import config as config_module
+
     path = write(tmp_path, "secret.ini", INI)
-    path.chmod(0)
+
+    def refuse(file: Any, *args: Any, **kwargs: Any) -> Any:
+        if str(file) == str(path):
+            raise PermissionError(13, "Permission denied", str(file))
+        return open(file, *args, **kwargs)
+
+    monkeypatch.setattr(config_module, "open", refuse, raising=False)
     result = config_set(path, "server.port", 1)
     assert result.error and result.error.code == "permission_denied"
+    assert path.read_text() == INI
 
 
 def test_unknown_format_is_refused() -> None:

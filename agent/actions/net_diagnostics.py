@@ -25,6 +25,7 @@ DNS_PORT = 53  # where an explicit server is asked; tests point it at a loopback
 DNS_TIMEOUT_S = 5.0
 MAX_REDIRECTS = 5
 USER_AGENT = "deskside-agent (net.http_check)"
+HEADERS = ("server", "content-type")  # the response headers net.http_check reports
 
 # --- net.ping -------------------------------------------------------------------------------
 
@@ -35,9 +36,12 @@ _UNIX_RTT = re.compile(r"(?:rtt|round-trip) min/avg/max\S* = ([\d.]+)/([\d.]+)/(
 _UNIX_HEADER = re.compile(r"^PING\s+\S+?\s*\(([^)]+)\)", re.MULTILINE)
 # Windows prints in the UI language, so these look for shapes, never for words:
 # "Sent = 4, Received = 4, Lost = 0 (0% loss)" / "Gesendet = 4, Empfangen = 4, Verloren = 0".
-_WIN_COUNTS = re.compile(r"=\s*(\d+),[^=\n]*=\s*(\d+),[^=\n]*=\s*(\d+)\s*\((\d+)\s*%")
+_WIN_COUNTS = re.compile(r"=\s*(\d+),[^=\n]*=\s*(\d+),[^=\n]*=\s*(\d+)")
 _WIN_TIME = re.compile(r"[=<]\s*(\d+)\s*ms", re.IGNORECASE)
-_TROUBLE = re.compile(r"unreachable|timed out|timeout|expired|failure|prohibited", re.IGNORECASE)
+_TROUBLE = re.compile(
+    r"unreachable|no route|timed out|timeout|expired|failure|prohibited", re.IGNORECASE
+)
+_PING_FIELDS = ("address", "sent", "received", "loss_percent", "rtt_min_ms", "rtt_avg_ms")
 
 
 def ping_argv(platform: str, host: str, count: int, timeout_s: float) -> list[str]:
@@ -55,11 +59,12 @@ def ping_argv(platform: str, host: str, count: int, timeout_s: float) -> list[st
 
 def _first_ip(line: str) -> str | None:
     for token in line.split():
-        candidate = token.strip("[]():,")
-        try:
-            return str(ipaddress.ip_address(candidate))
-        except ValueError:
-            continue
+        bare = token.strip("[](),")
+        for candidate in (bare, bare.removesuffix(":")):  # "from ::1:" and "fe80::"
+            try:
+                return str(ipaddress.ip_address(candidate))
+            except ValueError:
+                continue
     return None
 
 
@@ -107,10 +112,7 @@ def parse_ping(stdout: str, stderr: str = "") -> dict[str, Any]:
     Returns {address, sent, received, loss_percent, rtt_min_ms, rtt_avg_ms, rtt_max_ms,
     error}; what the output does not say is None. error says why nothing came back.
     """
-    found: dict[str, Any] = dict.fromkeys(
-        ("address", "sent", "received", "loss_percent", "rtt_min_ms", "rtt_avg_ms")
-    )
-    found |= {"rtt_max_ms": None, "error": None}
+    found: dict[str, Any] = dict.fromkeys((*_PING_FIELDS, "rtt_max_ms", "error"))
     if "packets transmitted" in stdout:
         _parse_unix(stdout, found)
     else:
@@ -175,8 +177,8 @@ def _dns_query(name: str, record_type: str, server: str | None) -> dict[str, Any
         if server is not None:
             # dnspython wants addresses; a server given by name is looked up first.
             address = socket.getaddrinfo(server, DNS_PORT, type=socket.SOCK_DGRAM)[0][4][0]
+            resolver.port = DNS_PORT  # before nameservers: they take the port when set
             resolver.nameservers = [str(address)]
-            resolver.port = DNS_PORT
         found["server"] = str(resolver.nameservers[0]) if resolver.nameservers else server
         resolver.lifetime = resolver.timeout = DNS_TIMEOUT_S
         qname: Any = name
@@ -222,7 +224,9 @@ def dns_resolve(params: Any, ctx: ActionContext) -> ActionResult:
 
 
 class _Redirects(urllib.request.HTTPRedirectHandler):
-    max_redirections = MAX_REDIRECTS
+    """Follows at most MAX_REDIRECTS redirects, to http(s) only, and counts them."""
+
+    max_redirections = MAX_REDIRECTS + 1  # a backstop: redirect_request stops first
 
     def __init__(self) -> None:
         self.followed = 0
@@ -236,6 +240,13 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
         headers: Any,
         newurl: str,
     ) -> urllib.request.Request | None:
+        refusal = None
+        if self.followed >= MAX_REDIRECTS:
+            refusal = f"more than {MAX_REDIRECTS} redirects"
+        elif urllib.parse.urlsplit(newurl).scheme.lower() not in ("http", "https", ""):
+            refusal = f"redirect to {newurl} refused"
+        if refusal is not None:
+            raise urllib.error.HTTPError(req.full_url, code, refusal, headers, fp)
         self.followed += 1
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
@@ -264,7 +275,7 @@ class _RecordingHTTPSHandler(urllib.request.HTTPSHandler):
 
 
 def _tls_summary(handler: _RecordingHTTPSHandler, verify_error: str | None) -> dict[str, Any]:
-    from agent.actions.certs_time import CERT_TIMEOUT_S, describe_der, fetch_chain, verifying
+    from agent.actions.certs_time import CERT_TIMEOUT_S, describe_der, fetch_chain
 
     summary: dict[str, Any] = {"verified": verify_error is None, "verify_error": verify_error}
     der = handler.certs[-1] if handler.certs and verify_error is None else None
@@ -287,7 +298,8 @@ def http_check(params: Any, ctx: ActionContext) -> ActionResult:
     redirects, https = _Redirects(), _RecordingHTTPSHandler(verifying())
     # Direct, like a TCP check: the question is whether this machine reaches the server.
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), redirects, https)
-    request = urllib.request.Request(params.url, headers={"User-Agent": USER_AGENT})
+    # The catalogue admits only http(s) URLs, and _Redirects only http(s) targets.
+    request = urllib.request.Request(params.url, headers={"User-Agent": USER_AGENT})  # noqa: S310
     status: int | None = None
     headers: Any = {}
     final_url, error, verify_error = params.url, None, None
@@ -297,8 +309,8 @@ def http_check(params: Any, ctx: ActionContext) -> ActionResult:
             status, headers, final_url = response.status, response.headers, response.geturl()
     except urllib.error.HTTPError as exc:  # a status urllib calls an error is still an answer
         status, headers, final_url = exc.code, exc.headers, exc.geturl()
-        if 300 <= exc.code < 400:
-            error = f"more than {MAX_REDIRECTS} redirects"
+        if 300 <= exc.code < 400:  # a redirect not followed
+            error = str(exc.reason)
         exc.close()
     except urllib.error.URLError as exc:
         reason = exc.reason
@@ -314,7 +326,7 @@ def http_check(params: Any, ctx: ActionContext) -> ActionResult:
         "status": status,
         "elapsed_ms": elapsed_ms,
         "redirects": redirects.followed,
-        "headers": {"server": headers.get("Server"), "content-type": headers.get("Content-Type")},
+        "headers": {key: str(headers.get(key, "")).strip() or None for key in HEADERS},
         "tls": None,
         "error": error,
     }
@@ -335,43 +347,49 @@ def http_check(params: Any, ctx: ActionContext) -> ActionResult:
 # --- net.listening_ports --------------------------------------------------------------------
 
 
-def _listening() -> tuple[list[Any], bool]:
+Listener = tuple[int, str, int, int | None]  # family, address, port, pid
+
+
+def _listener(conn: Any, pid: int | None) -> Listener | None:
+    if conn.status != psutil.CONN_LISTEN or not conn.laddr:
+        return None
+    return int(conn.family), str(conn.laddr.ip), int(conn.laddr.port), pid
+
+
+def _listening() -> tuple[list[Listener], bool]:
     """LISTEN sockets; where the whole table is closed to us (macOS), per process."""
     try:
-        conns = psutil.net_connections(kind="inet")
-        return [c for c in conns if c.status == psutil.CONN_LISTEN], False
+        found = [_listener(c, c.pid) for c in psutil.net_connections(kind="inet")]
+        return [entry for entry in found if entry], False
     except psutil.AccessDenied:
         pass
     found = []
     for proc in psutil.process_iter():
         try:
-            conns = proc.net_connections(kind="inet")
+            found += [_listener(c, proc.pid) for c in proc.net_connections(kind="inet")]
         except psutil.Error:
             continue
-        found += [c._replace(pid=proc.pid) for c in conns if c.status == psutil.CONN_LISTEN]
-    return found, True
+    return [entry for entry in found if entry], True
 
 
 def listening_ports(params: Any, ctx: ActionContext) -> ActionResult:
-    conns, partial = _listening()
+    listeners, partial = _listening()
     names: dict[int, str | None] = {}
     rows = []
-    for conn in conns:
-        if conn.pid is not None and conn.pid not in names:
+    for family, address, port, pid in sorted(set(listeners), key=lambda x: (x[2], x[1], x[3] or 0)):
+        if pid is not None and pid not in names:
             try:
-                names[conn.pid] = psutil.Process(conn.pid).name()
+                names[pid] = psutil.Process(pid).name()
             except psutil.Error:
-                names[conn.pid] = None
-        family = "ipv6" if conn.family == socket.AF_INET6 else "ipv4"
-        row = {"port": conn.laddr.port, "address": conn.laddr.ip, "family": family}
-        rows.append(row | {"pid": conn.pid, "process": names.get(conn.pid or -1)})
-    unique = {tuple(r.values()): r for r in rows}.values()
-    ports = sorted(unique, key=lambda r: (r["port"], r["family"], r["address"], r["pid"] or 0))
+                names[pid] = None
+        kind = "ipv6" if family == socket.AF_INET6 else "ipv4"
+        row = {"port": port, "address": address, "family": kind}
+        rows.append(row | {"pid": pid, "process": names.get(pid) if pid else None})
     lines = [
         f"{r['port']:>5} {r['address']:<39} {r['pid'] or '-':>7} {r['process'] or '?'}"
-        for r in ports
+        for r in rows
     ]
-    data = {"ports": ports, "count": len(ports), "partial": partial}
+    data = {"ports": rows, "count": len(rows), "partial": partial}
     return ActionResult(output=bounded("\n".join(lines)), data=data)
 
 

@@ -19,8 +19,13 @@ class ActionContext:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stopped: bool = False
 
-    def run(self, argv: list[str], timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
-        """Run argv (a list: never a shell string) with a C locale; stop() ends it."""
+    def run(
+        self, argv: list[str], timeout: float = 60.0, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run argv (a list: never a shell string) with a C locale; stop() ends it.
+
+        Secrets go in through stdin, never argv, where any user could read them in ps.
+        """
         env = {**os.environ, "LC_ALL": "C"}
         with self._lock:
             if self._stopped:
@@ -31,11 +36,11 @@ class ActionContext:
                 stderr=subprocess.PIPE,
                 text=True,
                 env=env,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
             )
             self._procs.add(proc)
         try:
-            out, err = proc.communicate(timeout=timeout)
+            out, err = proc.communicate(input=stdin, timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             out, err = proc.communicate()

@@ -1,0 +1,94 @@
+"""time.sync and system.reboot: the two that act on the whole machine.
+
+Neither can be exercised for real in a test (one moves the clock of the machine running
+it, the other restarts it), so their tests cover dry-run and the commands they choose.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from typing import Any
+
+from agent.actions.certs_time import time_check
+from agent.actions.context import ActionContext
+from catalogue import ActionResult, Evidence
+
+
+def reboot_argv(delay_s: int, message: str, platform: str = sys.platform) -> list[str]:
+    if platform == "win32":
+        return ["shutdown", "/r", "/t", str(delay_s), "/c", message[:512]]
+    minutes = max(0, (delay_s + 59) // 60)  # shutdown(8) on Linux and macOS counts minutes
+    return ["shutdown", "-r", f"+{minutes}", message]
+
+
+def system_reboot(params: Any, ctx: ActionContext) -> ActionResult:
+    argv = reboot_argv(params.delay_s, params.message)
+    if shutil.which(argv[0]) is None:
+        return ActionResult.failure("not_supported", "no shutdown command on this machine")
+    if ctx.dry_run:
+        return ActionResult(output="would run: " + " ".join(argv), data={"argv": argv})
+    done = ctx.run(argv)
+    if done.returncode != 0:
+        return ActionResult.failure(
+            "command_failed", done.stderr.strip() or "shutdown failed", data={"argv": argv}
+        )
+    return ActionResult(
+        changed=True,
+        output=(done.stdout + done.stderr).strip() or "reboot scheduled",
+        data={"argv": argv},
+    )
+
+
+def sync_argv(server: str | None, platform: str = sys.platform) -> list[str] | None:
+    """The command that steps the clock, by what the machine has."""
+    if platform == "win32":
+        return ["w32tm", "/resync", "/force"]
+    if shutil.which("chronyc"):
+        return ["chronyc", "-a", "makestep"]
+    if server and shutil.which("sntp"):
+        return ["sntp", "-S", server]
+    if server and shutil.which("ntpdate"):
+        return ["ntpdate", "-b", server]
+    return None
+
+
+def _offset(params: Any, ctx: ActionContext) -> Any:
+    """The clock's offset from the server, as time.check measures it (evidence)."""
+    if not params.server:
+        return None
+    checked = time_check(params, ctx)
+    return checked.data if checked.error is None else {"error": checked.error.message}
+
+
+def time_sync(params: Any, ctx: ActionContext) -> ActionResult:
+    before = _offset(params, ctx)
+    argv = sync_argv(params.server)
+    if argv is None:
+        return ActionResult.failure(
+            "not_supported",
+            "no chronyc, sntp or ntpdate here (give server to use sntp or ntpdate)",
+            evidence=Evidence(before=before),
+        )
+    if ctx.dry_run:
+        return ActionResult(
+            output="would run: " + " ".join(argv),
+            data={"argv": argv},
+            evidence=Evidence(before=before),
+        )
+    done = ctx.run(argv, timeout=60)
+    after = _offset(params, ctx)
+    if done.returncode != 0:
+        return ActionResult.failure(
+            "command_failed",
+            done.stderr.strip() or f"{argv[0]} failed",
+            evidence=Evidence(before=before, after=after),
+        )
+    return ActionResult(
+        changed=True,
+        output=(done.stdout + done.stderr).strip(),
+        evidence=Evidence(before=before, after=after),
+    )
+
+
+ACTIONS = {"system.reboot": system_reboot, "time.sync": time_sync}

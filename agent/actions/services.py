@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,18 @@ def _describe(s: dict[str, Any]) -> str:
     return f"{s['name']}: {s['state']}{pid}"
 
 
+def _unsupported() -> ActionResult | None:
+    if sys.platform in ("win32", "darwin"):
+        manager = "the Windows service manager" if sys.platform == "win32" else "launchd"
+        return ActionResult.failure(
+            "not_supported", f"services under {manager} are not handled yet"
+        )
+    return None
+
+
 def service_status(params: Any, ctx: ActionContext) -> ActionResult:
+    if (unsupported := _unsupported()) is not None:
+        return unsupported
     found = status(params.name, ctx)
     if found["state"] == "not_found":
         return ActionResult.failure("not_found", f"no service named {params.name}", data=found)
@@ -73,6 +85,8 @@ def service_status(params: Any, ctx: ActionContext) -> ActionResult:
 
 def _control(verb: str, wanted: str) -> Any:
     def act(params: Any, ctx: ActionContext) -> ActionResult:
+        if (unsupported := _unsupported()) is not None:
+            return unsupported
         before = status(params.name, ctx)
         if before["state"] == "not_found":
             return ActionResult.failure(

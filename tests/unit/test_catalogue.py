@@ -120,3 +120,17 @@ def test_results_have_one_shape_and_bounded_output() -> None:
 
 def test_risk_order() -> None:
     assert Risk.HIGH.exceeds(Risk.MEDIUM) and not Risk.READ.exceeds(Risk.LOW)
+
+
+def test_docs_list_every_action_with_its_risk() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "docs" / "ACTIONS.md").read_text()
+    for name, spec in CATALOGUE.items():
+        assert f"| `{name}` | {spec.risk} |" in text, f"docs/ACTIONS.md is stale for {name}"
+
+
+def test_every_action_has_an_agent_implementation() -> None:
+    from agent.actions import IMPLEMENTATIONS
+
+    assert set(IMPLEMENTATIONS) == set(CATALOGUE)

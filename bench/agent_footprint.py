@@ -2,9 +2,9 @@
 
 Runs a real controller and agent on loopback (the helpers of tests/processes.py) at the
 controller's default heartbeat and inventory intervals, and a salt-master + salt-minion from a
-separate venv (bench/.salt-venv, made on demand). Over one idle window it samples both agents'
-memory (RSS, PSS), CPU time and TCP bytes; it also times InventoryCollector.snapshot()
-in-process with about 100 processes on the machine.
+separate venv (bench/salt_peer.py: bench/.salt-venv, made on demand). Over one idle window it
+samples both agents' memory (RSS, PSS), CPU time and TCP bytes; it also times
+InventoryCollector.snapshot() in-process with about 100 processes on the machine.
 
     python bench/agent_footprint.py [--idle-seconds 60] [--json out.json]
 
@@ -23,7 +23,6 @@ import re
 import resource
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,8 +37,8 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from processes import AgentProcess, ControllerProcess, wait_for  # noqa: E402
+from salt_peer import SaltPeer, ensure_salt, tree  # noqa: E402
 
-SALT_VENV = ROOT / "bench" / ".salt-venv"
 MIB = 2**20
 TICK_S = 1.0 / os.sysconf("SC_CLK_TCK")
 # Let the first inventory's ack and spool writes, and salt's post-ping chatter, die down.
@@ -51,13 +50,6 @@ SLOW_REFRESH_S = 300  # InventoryCollector's default refresh of services and sof
 HEADER_BYTES = 52
 # {local port: (bytes out and acked, bytes in, TCP segments both ways)}
 Counters = dict[int, tuple[int, int, int]]
-
-
-def tree(pid: int) -> list[int]:
-    """pid and all its descendants: salt-minion forks a worker, and both are the minion."""
-    with contextlib.suppress(psutil.NoSuchProcess):
-        return [pid, *(c.pid for c in psutil.Process(pid).children(recursive=True))]
-    return []
 
 
 def memory(pids: list[int]) -> tuple[int, int]:
@@ -171,96 +163,6 @@ def rss_floor() -> dict[str, float]:
         out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT).stdout
         floor[name] = int(out) / 1024
     return floor
-
-
-def ensure_salt() -> str | None:
-    """Make bench/.salt-venv with salt in it; returns why not, or None when it is there."""
-    if (SALT_VENV / "bin" / "salt-minion").exists():
-        return None
-    print(f"installing salt into {SALT_VENV} (once)...", flush=True)
-    made = subprocess.run([sys.executable, "-m", "venv", "--clear", str(SALT_VENV)], check=False)
-    if made.returncode != 0:
-        return "could not create bench/.salt-venv"
-    pip = [str(SALT_VENV / "bin" / "python"), "-m", "pip", "install", "-q"]
-    subprocess.run([*pip, "--upgrade", "pip"], capture_output=True, check=False)
-    error = ""
-    for spec in ("salt", "salt==3007.*"):  # the older line if the newest will not build
-        done = subprocess.run([*pip, spec], capture_output=True, text=True, check=False)
-        if done.returncode == 0:
-            return None
-        error = (done.stderr.strip().splitlines() or ["pip failed"])[-1]
-    return f"pip install salt failed: {error}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-PING = """
-import json, sys, time
-import salt.client, salt.exceptions
-deadline = time.monotonic() + 120
-while time.monotonic() < deadline:
-    try:  # a new client each time: one made before the master wrote its key never gets in
-        answer = salt.client.LocalClient(c_path=sys.argv[1]).cmd("*", "test.ping", timeout=5)
-    except salt.exceptions.SaltException:  # the master is not listening yet
-        answer = None
-    if answer:
-        print(json.dumps(answer))
-        sys.exit(0)
-    time.sleep(1)
-sys.exit(1)
-"""
-
-
-def start_salt(work: Path, spawned: list[subprocess.Popen[bytes]]) -> tuple[int, set[int]]:
-    """salt-master and salt-minion on loopback with their own dirs and ports, auto-accept.
-    Returns the minion's pid and the master's ports once test.ping answers."""
-    publish, ret = free_port(), free_port()
-    user = psutil.Process().username()
-    for role, extra in (
-        ("master", f"interface: 127.0.0.1\nauto_accept: True\nret_port: {ret}\n"),
-        ("minion", f"id: bench-minion\nmaster: 127.0.0.1\nmaster_port: {ret}\n"),
-    ):
-        root = work / role
-        (root / "conf").mkdir(parents=True)
-        (root / "conf" / role).write_text(
-            f"root_dir: {root}\npki_dir: {root}/pki\ncachedir: {root}/cache\n"
-            f"sock_dir: {root}/sock\nlog_file: {root}/{role}.log\npidfile: {root}/{role}.pid\n"
-            f"publish_port: {publish}\nuser: {user}\nlog_level_logfile: warning\n{extra}"
-        )
-        cmd = [str(SALT_VENV / "bin" / f"salt-{role}"), "-c", str(root / "conf")]
-        with (root / "stderr.log").open("wb") as log:
-            # A session of its own: cleanup signals the whole group, orphans included.
-            spawned.append(
-                subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
-            )
-    cmd = [str(SALT_VENV / "bin" / "python"), "-c", PING, str(work / "master/conf/master")]
-    ping = subprocess.run(cmd, capture_output=True, text=True, timeout=150)
-    if ping.returncode != 0:
-        raise RuntimeError((ping.stderr.strip().splitlines() or ["test.ping never answered"])[-1])
-    return spawned[-1].pid, {publish, ret}
-
-
-def kill_tree(process: subprocess.Popen[bytes], timeout: float = 5) -> None:
-    """SIGTERM the process, its descendants and its session; SIGKILL whatever is left."""
-    victims = []
-    for pid in tree(process.pid):
-        with contextlib.suppress(psutil.Error):
-            victims.append(psutil.Process(pid))
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, sig)
-        for victim in victims:
-            with contextlib.suppress(psutil.Error):
-                victim.send_signal(sig)
-        victims = psutil.wait_procs(victims, timeout=timeout)[1]
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout)
-        if not victims and process.poll() is not None:
-            return
 
 
 @contextlib.contextmanager
@@ -398,7 +300,7 @@ def main() -> int:
     results["snapshot"] = time_snapshots()
     results["rss_floor"] = rss_floor()
     work = Path(tempfile.mkdtemp(prefix="deskside-footprint-"))
-    salt_processes: list[subprocess.Popen[bytes]] = []
+    salt = SaltPeer(work / "salt")
     try:
         print("starting controller and agent...", flush=True)
         with deskside(work) as (agent_pid, grpc_port):
@@ -406,15 +308,15 @@ def main() -> int:
             if salt_error is None:
                 print("starting salt-master and salt-minion...", flush=True)
                 try:
-                    watched["salt-minion"] = start_salt(work / "salt", salt_processes)
+                    (minion,) = salt.add_minions(1)
+                    watched["salt-minion"] = (salt.minions[minion].pid, salt.ports)
                 except (subprocess.SubprocessError, OSError, RuntimeError) as exc:
                     salt_error = f"salt did not come up: {exc}"
             time.sleep(SETTLE_S)
             print(f"idle window: {args.idle_seconds:g} s...", flush=True)
             results.update(idle_window(args.idle_seconds, watched))
     finally:
-        for process in reversed(salt_processes):  # the minion first, while its master lives
-            kill_tree(process)
+        salt.stop()
         shutil.rmtree(work, ignore_errors=True)
     results["salt_error"] = salt_error
     print(f"\n{results['date']}  {results['machine']}  idle window {args.idle_seconds:g} s")

@@ -26,8 +26,10 @@ lint: $(VENV)/.installed
 proto: $(VENV)/.installed
 	$(BIN)/python scripts/gen_protos.py
 
+BENCHES = bench/agent_footprint.py bench/run_roundtrip.py
+
 bench: $(VENV)/.installed
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in $(BENCHES); do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from controller.errors import NotFound
@@ -10,17 +10,23 @@ from controller.storage.models import Endpoint
 
 
 async def claim(session: AsyncSession, endpoint_id: str, seq: int) -> Endpoint | None:
-    """Lock the endpoint and take seq; None when it was stored before (a resend).
+    """Take seq for the endpoint; None when it was stored before (a resend).
 
-    The caller applies the message and commits: the message and the new last_seq land
-    together or not at all.
+    One conditional UPDATE both checks and raises last_seq, and holds the row's write
+    lock until the caller commits: the message and the new last_seq land together or
+    not at all, and a concurrent resend of the same seq finds it taken.
     """
-    query = select(Endpoint).where(Endpoint.id == endpoint_id).with_for_update(of=Endpoint)
-    endpoint = await session.scalar(query)
-    if endpoint is None:
-        raise NotFound("endpoint", endpoint_id)
-    if seq <= endpoint.last_seq:
+    taken = await session.execute(
+        update(Endpoint)
+        .where(Endpoint.id == endpoint_id, Endpoint.last_seq < seq)
+        .values(last_seq=seq)
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
         await session.rollback()
+        if await session.get(Endpoint, endpoint_id) is None:
+            raise NotFound("endpoint", endpoint_id)
         return None
-    endpoint.last_seq = seq
+    endpoint = await session.get(Endpoint, endpoint_id, populate_existing=True)
+    assert endpoint is not None  # the UPDATE just found it
     return endpoint

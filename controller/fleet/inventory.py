@@ -14,7 +14,7 @@ from controller.access.actor import Actor
 from controller.errors import InvalidInput, NotFound
 from controller.fleet.endpoints import get_endpoint
 from controller.fleet.sequence import claim
-from controller.storage.models import Inventory, InventoryChange
+from controller.storage.models import Endpoint, Inventory, InventoryChange
 from controller.storage.types import utcnow
 
 MAX_HISTORY_PAGE = 500
@@ -47,9 +47,10 @@ async def apply_inventory(
     session: AsyncSession, endpoint_id: str, msg: InventoryMessage
 ) -> Outcome:
     """Store one durable inventory message in one transaction with the endpoint's sequence."""
-    endpoint = await claim(session, endpoint_id, msg.seq)
-    if endpoint is None:
+    if not await claim(session, endpoint_id, msg.seq):
         return Outcome.DUPLICATE
+    endpoint = await session.get(Endpoint, endpoint_id, populate_existing=True)
+    assert endpoint is not None  # claim() just updated its row
     latest = await session.get(Inventory, endpoint_id)
     if not msg.full and (latest is None or msg.base_seq != endpoint.inventory_seq):
         await session.commit()

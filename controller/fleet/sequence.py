@@ -9,8 +9,8 @@ from controller.errors import NotFound
 from controller.storage.models import Endpoint
 
 
-async def claim(session: AsyncSession, endpoint_id: str, seq: int) -> Endpoint | None:
-    """Take seq for the endpoint; None when it was stored before (a resend).
+async def claim(session: AsyncSession, endpoint_id: str, seq: int) -> bool:
+    """Take seq for the endpoint; False when it was stored before (a resend).
 
     One conditional UPDATE both checks and raises last_seq, and holds the row's write
     lock until the caller commits: the message and the new last_seq land together or
@@ -26,7 +26,5 @@ async def claim(session: AsyncSession, endpoint_id: str, seq: int) -> Endpoint |
         await session.rollback()
         if await session.get(Endpoint, endpoint_id) is None:
             raise NotFound("endpoint", endpoint_id)
-        return None
-    endpoint = await session.get(Endpoint, endpoint_id, populate_existing=True)
-    assert endpoint is not None  # the UPDATE just found it
-    return endpoint
+        return False
+    return True

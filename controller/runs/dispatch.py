@@ -184,8 +184,7 @@ async def apply_run_update(
 ) -> bool:
     """Store an agent's run update exactly once; False when it was a resend or unusable."""
     async with sessions() as session:
-        endpoint = await claim(session, endpoint_id, seq)
-        if endpoint is None:
+        if not await claim(session, endpoint_id, seq):
             return False
         run = await session.get(Run, run_id)
         if run is None or run.endpoint_id != endpoint_id or state not in AGENT_STATES:

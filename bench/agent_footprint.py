@@ -37,6 +37,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from processes import AgentProcess, ControllerProcess, wait_for  # noqa: E402
+from report import render  # noqa: E402
 from salt_peer import SaltPeer, ensure_salt, tree  # noqa: E402
 
 MIB = 2**20
@@ -269,14 +270,7 @@ def table(results: dict[str, Any]) -> str:
         ratio = f"{theirs / mine:.1f}x" if theirs is not None and mine else "-"
         other = "-" if theirs is None else fmt.format(theirs)
         rows.append([label, fmt.format(mine), verdict, other, ratio])
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    lines = [
-        r[0].ljust(widths[0])
-        + "".join(f"  {c:>{w}}" for c, w in zip(r[1:], widths[1:], strict=True))
-        for r in rows
-    ]
-    lines.insert(1, "-" * len(lines[0]))
-    return "\n".join(lines)
+    return render(rows)
 
 
 def main() -> int:

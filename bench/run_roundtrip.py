@@ -38,6 +38,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from processes import ADMIN_TOKEN, AgentProcess, ControllerProcess, wait_for  # noqa: E402
+from report import render  # noqa: E402
 from salt_peer import SaltPeer, ensure_salt, salt_version  # noqa: E402
 
 WARMUP = 50
@@ -308,14 +309,7 @@ def table(results: dict[str, Any]) -> str:
         label = f"fan-out to {fan['n']}, median of {REPEATS} (ms)"
         row(label, fan["median_ms"], None, theirs.get(fan["n"]), "{:,.1f}")
         note("  first created -> last finished", f"{fan['server_span_median_ms']:,.1f}")
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    lines = [
-        r[0].ljust(widths[0])
-        + "".join(f"  {c:>{w}}" for c, w in zip(r[1:], widths[1:], strict=True))
-        for r in rows
-    ]
-    lines.insert(1, "-" * len(lines[0]))
-    return "\n".join(lines)
+    return render(rows)
 
 
 def main() -> int:

@@ -17,6 +17,7 @@ from catalogue.fields import (
     Timeout,
 )
 from catalogue.spec import ActionSpec, Risk
+from protos.deskside.v1 import INVENTORY_SECTIONS
 
 
 class Params(BaseModel):
@@ -29,22 +30,17 @@ class NoParams(Params):
 
 
 class InventoryCollect(Params):
-    sections: (
-        list[
-            Literal[
-                "os",
-                "cpu",
-                "memory",
-                "disks",
-                "network",
-                "processes",
-                "services",
-                "software",
-                "users",
-            ]
-        ]
-        | None
-    ) = None
+    sections: list[str] | None = Field(default=None, description=", ".join(INVENTORY_SECTIONS))
+
+    @field_validator("sections")
+    @classmethod
+    def _known(cls, sections: list[str] | None) -> list[str] | None:
+        unknown = sorted(set(sections or ()) - set(INVENTORY_SECTIONS))
+        if unknown:
+            raise ValueError(
+                f"unknown section {unknown[0]!r}; one of {', '.join(INVENTORY_SECTIONS)}"
+            )
+        return sections
 
 
 class ProcessList(Params):

@@ -15,20 +15,11 @@ from agent.inventory.network import collect_interfaces
 from agent.inventory.processes import ProcessSampler
 from agent.inventory.storage import collect_disks
 from agent.inventory.system import CpuInfo, collect_memory, collect_os, collect_users
+from protos.deskside.v1 import INVENTORY_SECTIONS
 
 log = logging.getLogger(__name__)
 
-SECTIONS: tuple[str, ...] = (
-    "os",
-    "cpu",
-    "memory",
-    "disks",
-    "network",
-    "processes",
-    "services",
-    "software",
-    "users",
-)
+SECTIONS = INVENTORY_SECTIONS
 
 
 def _guarded(name: str, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:

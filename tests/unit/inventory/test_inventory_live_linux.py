@@ -127,14 +127,20 @@ def test_users_match_who(snap: dict[str, Any]) -> None:
 
 
 def test_busy_process_tops_cpu(collector: InventoryCollector) -> None:
+    # Judged against our own measured share, so a loaded machine (other work on both
+    # cores) cannot fail it: the sampler must report what we used, and rank by it.
     collector.snapshot()
-    deadline = time.monotonic() + 0.5
-    while time.monotonic() < deadline:
+    wall, cpu = time.monotonic(), time.process_time()
+    while time.process_time() - cpu < 0.4:
         pass
     processes = collector.snapshot()["processes"]
-    me = next(p for p in processes["top_cpu"] if p["pid"] == os.getpid())
-    assert me["cpu_percent"] > 50.0
-    assert me["username"] is not None
+    used = (time.process_time() - cpu) / (time.monotonic() - wall) * 100
+    mine = [p for p in processes["top_cpu"] if p["pid"] == os.getpid()]
+    if mine:
+        assert abs(mine[0]["cpu_percent"] - used) < 25, (mine[0], used)
+        assert mine[0]["username"] is not None
+    else:  # five processes busier than us: each must really have used more
+        assert all(p["cpu_percent"] >= used - 25 for p in processes["top_cpu"]), (processes, used)
     pids = sum(name.isdigit() for name in os.listdir("/proc"))
     assert abs(processes["count"] - pids) <= 10
     assert len(processes["top_cpu"]) == 5

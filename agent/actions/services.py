@@ -1,13 +1,18 @@
-"""service.status / start / stop / restart: systemd where it runs, SysV init otherwise."""
+"""service.status / start / stop / restart: systemd where it runs, SysV init otherwise.
+
+Windows (SCM) and macOS (launchd) have their commands and parsers in services_other.
+"""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import psutil
 
+from agent.actions import services_other
 from agent.actions.context import ActionContext
 from catalogue import ActionResult, Evidence
 from catalogue.result import bounded
@@ -32,6 +37,10 @@ def _pid_from_file(name: str) -> int | None:
 
 
 def status(name: str, ctx: ActionContext) -> dict[str, Any]:
+    if sys.platform == "win32":
+        return services_other.status_windows(name, ctx)
+    if sys.platform == "darwin":
+        return services_other.status_macos(name, ctx)
     if SYSTEMD_MARKER.is_dir():
         shown = ctx.run(
             ["systemctl", "show", "--property=LoadState,ActiveState,SubState,MainPID", "--", name]
@@ -65,18 +74,17 @@ def _describe(s: dict[str, Any]) -> str:
     return f"{s['name']}: {s['state']}{pid}"
 
 
-def _unsupported() -> ActionResult | None:
-    if sys.platform in ("win32", "darwin"):
-        manager = "the Windows service manager" if sys.platform == "win32" else "launchd"
-        return ActionResult.failure(
-            "not_supported", f"services under {manager} are not handled yet"
-        )
-    return None
+def _run_control(verb: str, name: str, ctx: ActionContext) -> subprocess.CompletedProcess[str]:
+    if sys.platform == "win32":
+        return services_other.control_windows(verb, name, ctx)
+    if sys.platform == "darwin":
+        return services_other.control_macos(verb, name, ctx)
+    if SYSTEMD_MARKER.is_dir():
+        return ctx.run(["systemctl", verb, "--", name], timeout=120)
+    return ctx.run(["service", name, verb], timeout=120)
 
 
 def service_status(params: Any, ctx: ActionContext) -> ActionResult:
-    if (unsupported := _unsupported()) is not None:
-        return unsupported
     found = status(params.name, ctx)
     if found["state"] == "not_found":
         return ActionResult.failure("not_found", f"no service named {params.name}", data=found)
@@ -85,8 +93,6 @@ def service_status(params: Any, ctx: ActionContext) -> ActionResult:
 
 def _control(verb: str, wanted: str) -> Any:
     def act(params: Any, ctx: ActionContext) -> ActionResult:
-        if (unsupported := _unsupported()) is not None:
-            return unsupported
         before = status(params.name, ctx)
         if before["state"] == "not_found":
             return ActionResult.failure(
@@ -96,10 +102,7 @@ def _control(verb: str, wanted: str) -> Any:
             return ActionResult(
                 output=f"would {verb} {_describe(before)}", evidence=Evidence(before=before)
             )
-        if SYSTEMD_MARKER.is_dir():
-            done = ctx.run(["systemctl", verb, "--", params.name], timeout=120)
-        else:
-            done = ctx.run(["service", params.name, verb], timeout=120)
+        done = _run_control(verb, params.name, ctx)
         after = status(params.name, ctx)
         output = bounded(
             f"{_describe(before)} -> {_describe(after)}\n{done.stdout}{done.stderr}".strip()

@@ -93,17 +93,3 @@ def test_time_sync_chooses_a_tool_or_says_there_is_none(monkeypatch: pytest.Monk
     monkeypatch.setattr(shutil, "which", lambda name: None)
     result = machine.time_sync(catalogue.validate("time.sync", {}), ActionContext(dry_run=True))
     assert result.error is not None and result.error.code == "not_supported"
-
-
-@pytest.mark.parametrize("platform", ["win32", "darwin"])
-def test_services_say_not_supported_where_no_manager_is_written(
-    monkeypatch: pytest.MonkeyPatch, platform: str
-) -> None:
-    from agent.actions import services
-
-    monkeypatch.setattr(services.sys, "platform", platform)
-    for name in ("service.status", "service.restart"):
-        result = services.ACTIONS[name](
-            catalogue.validate(name, {"name": "spooler"}), ActionContext()
-        )
-        assert result.error is not None and result.error.code == "not_supported"

@@ -34,9 +34,6 @@ class Presence:
         self._seen: dict[str, dt.datetime] = {}
         self._live: dict[str, Connection] = {}
 
-    def is_connected(self, endpoint_id: str) -> bool:
-        return endpoint_id in self._live
-
     def connection(self, endpoint_id: str) -> Connection | None:
         return self._live.get(endpoint_id)
 

@@ -53,8 +53,8 @@ def _order(run: Run) -> RunOrder:
     return RunOrder(run.id, run.action, run.params, run.dry_run, run.timeout_s, run.expires_at)
 
 
-def _deliverable() -> Any:
-    return Run.approval.in_(("none", "approved"))
+# Approval states in which a run may go to its agent (high risk waits while pending).
+DELIVERABLE = ("none", "approved")
 
 
 class Dispatcher:
@@ -92,7 +92,6 @@ class Dispatcher:
         channel = self._channel(endpoint_id)
         if channel is None:
             return
-        await self.expire_due()
         async with self._sessions() as session:
             query = (
                 select(Run)
@@ -100,12 +99,15 @@ class Dispatcher:
                 .order_by(Run.created_at)
             )
             runs = list(await session.scalars(query))
-            to_send = [
-                r
-                for r in runs
-                if r.state in ("queued", "sent") and r.approval in ("none", "approved")
-            ]
             now = utcnow()
+            # Only this endpoint's overdue runs: a fleet-wide expiry on every connect would
+            # cost a full UPDATE per agent when thousands reconnect after a restart.
+            for run in runs:
+                if run.state == "queued" and run.expires_at is not None and run.expires_at <= now:
+                    run.state, run.finished_at = "expired", now
+            to_send = [
+                r for r in runs if r.state in ("queued", "sent") and r.approval in DELIVERABLE
+            ]
             for run in to_send:
                 run.state, run.sent_at = "sent", run.sent_at or now
             await session.commit()
@@ -120,7 +122,9 @@ class Dispatcher:
         async with self._sessions() as session:
             runs = list(
                 await session.scalars(
-                    select(Run).where(Run.id.in_(run_ids), Run.state == "queued", _deliverable())
+                    select(Run).where(
+                        Run.id.in_(run_ids), Run.state == "queued", Run.approval.in_(DELIVERABLE)
+                    )
                 )
             )
             ready = [(r, c) for r in runs if (c := self._channel(r.endpoint_id)) is not None]
@@ -150,15 +154,17 @@ class Dispatcher:
 
     async def _sweep(self) -> None:
         # Runs created by another controller process for agents connected to this one.
+        # Only ids are read, and only those for agents here are loaded and sent: runs
+        # queued for offline endpoints are left alone every time round.
         async with self._sessions() as session:
-            queued = await session.scalars(
-                select(Run.id).where(
+            queued = await session.execute(
+                select(Run.id, Run.endpoint_id).where(
                     Run.state == "queued",
-                    _deliverable(),
+                    Run.approval.in_(DELIVERABLE),
                     or_(Run.expires_at.is_(None), Run.expires_at > utcnow()),
                 )
             )
-            ids = list(queued)
+            ids = [run_id for run_id, endpoint_id in queued if self._channel(endpoint_id)]
         if ids:
             await self.dispatch(ids)
 

@@ -65,9 +65,14 @@ class AgentRuntime:
             self._runs = Executor(self._journal, self._policy, self._report_run)
         return self._runs
 
-    def _report_run(self, update: agent_pb2.RunUpdate) -> None:
-        self.spool.append(agent_pb2.Durable(run_update=update).SerializeToString())
+    def _spool(self, durable: agent_pb2.Durable) -> int:
+        """Write a durable message to disk and wake the sender; returns its sequence."""
+        seq = self.spool.append(durable.SerializeToString())
         self._spooled.set()
+        return seq
+
+    def _report_run(self, update: agent_pb2.RunUpdate) -> None:
+        self._spool(agent_pb2.Durable(run_update=update))
 
     def _run_requested(self, request: agent_pb2.RunRequest) -> None:
         self._runs_ready().submit(request)
@@ -112,9 +117,7 @@ class AgentRuntime:
             else:
                 durable = self._feed.message(snapshot)
                 if durable is not None:
-                    seq = self.spool.append(durable.SerializeToString())
-                    self._feed.spooled(seq)
-                    self._spooled.set()
+                    self._feed.spooled(self._spool(durable))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._collect_now.wait(), self._intervals.inventory_s)
 

@@ -26,6 +26,27 @@ from controller.storage.types import utcnow
 _TOUCH_EVERY = dt.timedelta(minutes=1)
 
 
+def _actor(
+    user: User,
+    role: Role,
+    request_id: str,
+    *,
+    token_id: int | None = None,
+    session_id: int | None = None,
+) -> Actor:
+    """The user acting with role (a token's may be narrower than the user's own)."""
+    return Actor.for_user(
+        user_id=user.id,
+        username=user.username,
+        role=role,
+        owner_role=Role(user.role),
+        user_site_ids=[s.id for s in user.sites],
+        token_id=token_id,
+        session_id=session_id,
+        request_id=request_id,
+    )
+
+
 async def ensure_first_admin(session: AsyncSession, bootstrap_token: str | None) -> str | None:
     """On a database without users, create the admin and its first API token.
 
@@ -73,15 +94,7 @@ async def authenticate_token(session: AsyncSession, token: str, request_id: str 
     if row.last_used_at is None or now - row.last_used_at > _TOUCH_EVERY:
         row.last_used_at = now
         await session.commit()
-    return Actor.for_user(
-        user_id=row.user_id,
-        username=row.user.username,
-        role=Role(row.role),
-        owner_role=Role(row.user.role),
-        user_site_ids=[s.id for s in row.user.sites],
-        token_id=row.id,
-        request_id=request_id,
-    )
+    return _actor(row.user, Role(row.role), request_id, token_id=row.id)
 
 
 async def login(
@@ -122,15 +135,7 @@ async def open_session(
     )
     session.add(console)
     await session.flush()
-    actor = Actor.for_user(
-        user_id=user.id,
-        username=user.username,
-        role=Role(user.role),
-        owner_role=Role(user.role),
-        user_site_ids=[s.id for s in user.sites],
-        session_id=console.id,
-        request_id=request_id,
-    )
+    actor = _actor(user, Role(user.role), request_id, session_id=console.id)
     audit.record(session, actor, "login", "user", user.id)
     await session.commit()
     return console, secret
@@ -146,15 +151,7 @@ async def authenticate_session(
         raise Unauthenticated("not signed in, or the session has ended")
     if console.user.disabled:
         raise Unauthenticated("the user is disabled")
-    actor = Actor.for_user(
-        user_id=console.user_id,
-        username=console.user.username,
-        role=Role(console.user.role),
-        owner_role=Role(console.user.role),
-        user_site_ids=[s.id for s in console.user.sites],
-        session_id=console.id,
-        request_id=request_id,
-    )
+    actor = _actor(console.user, Role(console.user.role), request_id, session_id=console.id)
     return actor, console
 
 

@@ -1,4 +1,5 @@
-"""One connection to the controller: hello, then heartbeats and spooled messages up, acks down."""
+"""One connection to the controller: hello, then heartbeats, spooled messages and live run
+output up, acks down."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import contextlib
 import logging
 import socket
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -62,6 +64,7 @@ class Session:
         channel: grpc.aio.Channel,
         spool: Spool,
         spooled: asyncio.Event,
+        live: deque[agent_pb2.RunOutput],
         intervals: Intervals,
         on_welcome: Callable[[agent_pb2.Welcome], None],
         on_full_wanted: Callable[[], None],
@@ -72,7 +75,8 @@ class Session:
     ) -> None:
         self._stub = agent_pb2_grpc.AgentGatewayStub(channel)
         self._spool = spool
-        self._spooled = spooled
+        self._spooled = spooled  # set when the spool or live holds something to send
+        self._live = live
         self._intervals = intervals
         self._on_welcome = on_welcome
         self._on_full_wanted = on_full_wanted
@@ -145,6 +149,10 @@ class Session:
         next_heartbeat = time.monotonic()
         while not reader.done():
             self._spooled.clear()
+            # Live output first: a run's last chunk, queued just before its final update is
+            # spooled, goes out ahead of it. Not durable: a chunk whose write fails is gone.
+            while self._live:
+                await call.write(agent_pb2.AgentMessage(run_output=self._live.popleft()))
             while batch := self._spool.pending(after=sent):
                 for seq, payload in batch:
                     durable = agent_pb2.Durable.FromString(payload)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 # A connection that lasted this long was healthy: start backing off from scratch.
 HEALTHY_AFTER_S = 10.0
+# Live run output waiting for the stream (chunks of at most 8 KiB); past this the oldest
+# is dropped: it is not durable, and the run's result carries its output anyway.
+LIVE_OUTPUT_MAX = 64
 
 
 class Collector(Protocol):
@@ -53,7 +57,8 @@ class AgentRuntime:
         self.spool = Spool(settings.state_dir / SPOOL, settings.spool_max_bytes)
         self._feed = InventoryFeed()
         self._intervals = Intervals()
-        self._spooled = asyncio.Event()
+        self._spooled = asyncio.Event()  # set when there is something to send
+        self._live: deque[agent_pb2.RunOutput] = deque(maxlen=LIVE_OUTPUT_MAX)
         self._collect_now = asyncio.Event()
         # One collector thread: the default pool would start several, each with its own stack.
         self._collector_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collector")
@@ -62,7 +67,9 @@ class AgentRuntime:
         if self._runs is None:
             from agent.runs.executor import Executor
 
-            self._runs = Executor(self._journal, self._policy, self._report_run)
+            self._runs = Executor(
+                self._journal, self._policy, self._report_run, send_output=self._send_output
+            )
         return self._runs
 
     def _spool(self, durable: agent_pb2.Durable) -> int:
@@ -73,6 +80,10 @@ class AgentRuntime:
 
     def _report_run(self, update: agent_pb2.RunUpdate) -> None:
         self._spool(agent_pb2.Durable(run_update=update))
+
+    def _send_output(self, output: agent_pb2.RunOutput) -> None:
+        self._live.append(output)
+        self._spooled.set()
 
     def _run_requested(self, request: agent_pb2.RunRequest) -> None:
         self._runs_ready().submit(request)
@@ -141,6 +152,7 @@ class AgentRuntime:
                 channel,
                 self.spool,
                 self._spooled,
+                self._live,
                 self._intervals,
                 on_welcome=self._welcomed,
                 on_full_wanted=self._want_full,

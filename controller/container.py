@@ -12,6 +12,7 @@ from controller.access.authn import ensure_first_admin
 from controller.fleet.presence import Presence
 from controller.pki import CertificateAuthority
 from controller.runs.dispatch import Dispatcher
+from controller.runs.output import OutputHub, run_owner
 from controller.settings import Settings
 from controller.storage import migrate
 from controller.storage.db import SessionFactory, create_engine, session_factory
@@ -27,6 +28,7 @@ class Controller:
     ca: CertificateAuthority
     presence: Presence
     dispatcher: Dispatcher
+    run_output: OutputHub  # live output of runs whose agents are connected here
     # Where agents dial, once the gRPC port is bound (port 0 picks one).
     agent_address: str = ""
     enroll_address: str = ""
@@ -65,4 +67,12 @@ async def build_controller(settings: Settings) -> Controller:
         log.warning("first start: the admin's API token is %s (shown once)", created)
     # Heartbeats come every half window; flushing each quarter keeps last_seen fresh.
     presence = Presence(sessions, flush_interval_s=settings.heartbeat_interval_s / 4)
-    return Controller(settings, engine, sessions, ca, presence, Dispatcher(sessions, presence))
+    return Controller(
+        settings,
+        engine,
+        sessions,
+        ca,
+        presence,
+        Dispatcher(sessions, presence),
+        OutputHub(run_owner(sessions)),
+    )

@@ -192,6 +192,7 @@ class _Cleaner:
             self.errors.append({"path": path, "error": reason})
 
     def record(self, path: str) -> None:
+        self.ctx.emit(path + "\n")
         if len(self.listed) < MAX_LISTED:
             self.listed.append(path)
 

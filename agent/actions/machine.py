@@ -76,7 +76,7 @@ def time_sync(params: Any, ctx: ActionContext) -> ActionResult:
             data={"argv": argv},
             evidence=Evidence(before=before),
         )
-    done = ctx.run(argv, timeout=60)
+    done = ctx.run(argv, timeout=60, stream=True)
     after = _offset(params, ctx)
     if done.returncode != 0:
         return ActionResult.failure(

@@ -133,7 +133,7 @@ def ping(params: Any, ctx: ActionContext) -> ActionResult:
     argv = ping_argv(sys.platform, params.host, params.count, params.timeout_s)
     budget = params.count * (math.ceil(params.timeout_s) + 1) + 10
     try:
-        completed = ctx.run(argv, timeout=budget)
+        completed = ctx.run(argv, timeout=budget, stream=True)
     except FileNotFoundError:
         return ActionResult.failure("not_supported", f"no {argv[0]} command on this machine")
     data = {"host": params.host, **parse_ping(completed.stdout, completed.stderr)}

@@ -80,8 +80,8 @@ def _run_control(verb: str, name: str, ctx: ActionContext) -> subprocess.Complet
     if sys.platform == "darwin":
         return services_other.control_macos(verb, name, ctx)
     if SYSTEMD_MARKER.is_dir():
-        return ctx.run(["systemctl", verb, "--", name], timeout=120)
-    return ctx.run(["service", name, verb], timeout=120)
+        return ctx.run(["systemctl", verb, "--", name], timeout=120, stream=True)
+    return ctx.run(["service", name, verb], timeout=120, stream=True)
 
 
 def service_status(params: Any, ctx: ActionContext) -> ActionResult:

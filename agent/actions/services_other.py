@@ -65,7 +65,7 @@ def _ps_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _powershell(script: str, name: str) -> list[str]:
+def powershell_with_name(script: str, name: str) -> list[str]:
     return [
         "powershell.exe",
         "-NoProfile",
@@ -77,7 +77,7 @@ def _powershell(script: str, name: str) -> list[str]:
 
 
 def windows_status_argv(name: str) -> list[str]:
-    return _powershell(_WIN_STATUS_SCRIPT, name)
+    return powershell_with_name(_WIN_STATUS_SCRIPT, name)
 
 
 def windows_control_argv(verb: str, name: str) -> list[str]:
@@ -85,7 +85,7 @@ def windows_control_argv(verb: str, name: str) -> list[str]:
         "& { param($n) " + _WIN_PROLOGUE + "$ErrorActionPreference = 'Stop'; "
         f"{_WIN_CMDLETS[verb]} -Name $n }}"
     )
-    return _powershell(script, name)
+    return powershell_with_name(script, name)
 
 
 def _enum_name(value: Any, names: dict[int, str]) -> str | None:
@@ -132,7 +132,7 @@ def status_windows(name: str, ctx: ActionContext) -> dict[str, Any]:
 
 def control_windows(verb: str, name: str, ctx: ActionContext) -> subprocess.CompletedProcess[str]:
     """Start-Service and Stop-Service wait for the service to settle before returning."""
-    return ctx.run(windows_control_argv(verb, name), timeout=120)
+    return ctx.run(windows_control_argv(verb, name), timeout=120, stream=True)
 
 
 # --- macOS -------------------------------------------------------------------------------
@@ -226,7 +226,7 @@ def control_macos(verb: str, label: str, ctx: ActionContext) -> subprocess.Compl
     if verb == "stop" and status_macos(label, ctx)["state"] != "running":
         argv = macos_control_argv(verb, label)
         return subprocess.CompletedProcess(argv, 0, "not running: no signal sent\n", "")
-    done = ctx.run(macos_control_argv(verb, label), timeout=120)
+    done = ctx.run(macos_control_argv(verb, label), timeout=120, stream=True)
     if done.returncode != 0:
         return done
     deadline = time.monotonic() + MAC_SETTLE_SECONDS

@@ -19,17 +19,28 @@ from agent.actions import IMPLEMENTATIONS
 from agent.actions.context import ActionContext, Stopped
 from agent.policy import Policy
 from agent.runs.journal import Journal
+from agent.runs.output import RunOutputStream, Send
 from catalogue import ActionResult, CatalogueError, get, validate
 from protos.deskside.v1 import agent_pb2
 
 log = logging.getLogger(__name__)
 Report = Callable[[agent_pb2.RunUpdate], None]
+# Most actions end within milliseconds; a separate durable "running" update for them would
+# double the spool writes and the controller's transactions per run. Only a run still going
+# after this long reports that it is running (a final update carries the start time).
+RUNNING_AFTER_S = 0.25
 
 
-def _update(run_id: str, state: str, result: ActionResult | None = None) -> agent_pb2.RunUpdate:
+def _update(
+    run_id: str, state: str, result: ActionResult | None = None, started_at_ms: int = 0
+) -> agent_pb2.RunUpdate:
     payload = result.model_dump_json().encode() if result is not None else b""
     return agent_pb2.RunUpdate(
-        run_id=run_id, state=state, result_json=payload, at_ms=int(time.time() * 1000)
+        run_id=run_id,
+        state=state,
+        result_json=payload,
+        at_ms=int(time.time() * 1000),
+        started_at_ms=started_at_ms,
     )
 
 
@@ -45,10 +56,19 @@ def _paths(params: object, fields: tuple[str, ...]) -> list[str]:
 
 
 class Executor:
-    def __init__(self, journal: Journal, policy: Policy, report: Report, workers: int = 4) -> None:
+    def __init__(
+        self,
+        journal: Journal,
+        policy: Policy,
+        report: Report,
+        workers: int = 4,
+        send_output: Send | None = None,
+    ) -> None:
         self._journal = journal
         self._policy = policy
         self._report = report
+        self._send_output = send_output  # live output; None: nobody follows it
+        self._outputs: dict[str, RunOutputStream] = {}
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="action")
         self._running: dict[str, tuple[asyncio.Task[None], ActionContext]] = {}
         self._closing = False
@@ -66,6 +86,10 @@ class Executor:
             log.info("run %s was delivered again; not running it twice", request.run_id)
             return
         context = ActionContext(dry_run=request.dry_run)
+        if self._send_output is not None:
+            output = RunOutputStream(request.run_id, self._send_output, asyncio.get_running_loop())
+            self._outputs[request.run_id] = output
+            context.emit = output.emit
         task = asyncio.create_task(self._run(request, context))
         self._running[request.run_id] = (task, context)
         task.add_done_callback(lambda _: self._running.pop(request.run_id, None))
@@ -77,8 +101,13 @@ class Executor:
             context.stop()
             task.cancel()
 
-    def _finish(self, run_id: str, state: str, result: ActionResult) -> None:
-        self._report(_update(run_id, state, result))
+    def _finish(
+        self, run_id: str, state: str, result: ActionResult, started_at_ms: int = 0
+    ) -> None:
+        output = self._outputs.pop(run_id, None)
+        if output is not None:
+            output.close()  # the last output leaves before the final update
+        self._report(_update(run_id, state, result, started_at_ms))
         self._journal.finish(run_id)
 
     def _refusal(self, request: agent_pb2.RunRequest) -> tuple[ActionResult | None, object]:
@@ -111,22 +140,25 @@ class Executor:
             log.warning("run %s (%s) refused: %s", run_id, request.action, refusal.error)
             self._finish(run_id, state, refusal)
             return
-        self._report(_update(run_id, "running"))
-        implementation = IMPLEMENTATIONS[request.action]
+        started = _update(run_id, "running")
+        started_at_ms = started.at_ms
         loop = asyncio.get_running_loop()
+        running = loop.call_later(RUNNING_AFTER_S, self._report, started)
+        implementation = IMPLEMENTATIONS[request.action]
         timeout = request.timeout_ms / 1000 if request.timeout_ms else None
         try:
             result = await asyncio.wait_for(
                 loop.run_in_executor(self._pool, implementation, params, context), timeout
             )
         except asyncio.CancelledError:
+            running.cancel()
             context.stop()
             if self._closing:
                 stopped = ActionResult.failure("interrupted", "the agent stopped during this run")
-                self._finish(run_id, "interrupted", stopped)
+                self._finish(run_id, "interrupted", stopped, started_at_ms)
             else:
                 cancelled = ActionResult.failure("cancelled", "cancelled on request")
-                self._finish(run_id, "cancelled", cancelled)
+                self._finish(run_id, "cancelled", cancelled, started_at_ms)
             raise
         except TimeoutError:
             context.stop()
@@ -136,7 +168,8 @@ class Executor:
         except Exception as exc:  # an action's bug becomes a failed run, not a dead agent
             log.exception("run %s (%s) crashed", run_id, request.action)
             result = ActionResult.failure("failed", f"{type(exc).__name__}: {exc}")
-        self._finish(run_id, "succeeded" if result.ok else "failed", result)
+        running.cancel()
+        self._finish(run_id, "succeeded" if result.ok else "failed", result, started_at_ms)
         log.info(
             "run %s (%s) %s", run_id, request.action, "succeeded" if result.ok else result.error
         )

@@ -12,6 +12,7 @@ import secrets
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from controller.access import audit
 from controller.access.actor import Actor
@@ -76,7 +77,13 @@ async def ensure_first_admin(session: AsyncSession, bootstrap_token: str | None)
 
 
 async def authenticate_token(session: AsyncSession, token: str, request_id: str = "") -> Actor:
-    row = await session.scalar(select(ApiToken).where(ApiToken.token_hash == secret_hash(token)))
+    # One query on every API call: the token, its owner and the owner's sites together.
+    query = (
+        select(ApiToken)
+        .where(ApiToken.token_hash == secret_hash(token))
+        .options(joinedload(ApiToken.user).joinedload(User.sites))
+    )
+    row = (await session.scalars(query)).unique().one_or_none()
     now = utcnow()
     if row is None:
         raise Unauthenticated("unknown API token")
@@ -144,9 +151,12 @@ async def open_session(
 async def authenticate_session(
     session: AsyncSession, secret: str, request_id: str = ""
 ) -> tuple[Actor, ConsoleSession]:
-    console = await session.scalar(
-        select(ConsoleSession).where(ConsoleSession.secret_hash == secret_hash(secret))
+    query = (
+        select(ConsoleSession)
+        .where(ConsoleSession.secret_hash == secret_hash(secret))
+        .options(joinedload(ConsoleSession.user).joinedload(User.sites))
     )
+    console = (await session.scalars(query)).unique().one_or_none()
     if console is None or console.revoked_at is not None or console.expires_at <= utcnow():
         raise Unauthenticated("not signed in, or the session has ended")
     if console.user.disabled:

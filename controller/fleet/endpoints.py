@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +17,8 @@ from controller.fleet.validation import check_tags
 from controller.paging import Page, keyset_page
 from controller.storage.models import Endpoint, EndpointTag, Site
 from controller.storage.types import utcnow
+
+_Row = TypeVar("_Row", bound=Any)
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,7 @@ def is_online(endpoint: Endpoint, window: dt.timedelta, now: dt.datetime | None 
     return endpoint.last_seen >= (now or utcnow()) - window
 
 
-def scoped(query: Select[Endpoint], actor: Actor) -> Select[Endpoint]:
+def scoped(query: Select[_Row], actor: Actor) -> Select[_Row]:
     if actor.site_ids is None:
         return query
     return query.where(Endpoint.site_id.in_(actor.site_ids))

@@ -16,7 +16,8 @@ from controller.errors import Unauthenticated
 from controller.fleet import enrollment
 from controller.fleet.inventory import InventoryMessage, Outcome, apply_inventory
 from controller.pki import certificate_serial
-from controller.runs.dispatch import RunOrder, apply_run_update
+from controller.runs.dispatch import RunOrder
+from controller.runs.updates import RunUpdate
 from protos.deskside.v1 import agent_pb2, agent_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -72,12 +73,16 @@ class AgentConnection:
         self.send(agent_pb2.ControllerMessage(run_cancel=agent_pb2.RunCancel(run_id=run_id)))
 
 
+def _time(ms: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
+
+
 def _inventory_message(seq: int, inv: agent_pb2.Inventory) -> InventoryMessage:
     return InventoryMessage(
         seq=seq,
         full=inv.full,
         base_seq=inv.base_seq,
-        collected_at=dt.datetime.fromtimestamp(inv.collected_at_ms / 1000, dt.UTC),
+        collected_at=_time(inv.collected_at_ms),
         sections={name: json.loads(raw) for name, raw in inv.sections.items()},
         removed=list(inv.removed_sections),
     )
@@ -168,6 +173,11 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
             presence.heard(connection.endpoint_id)
             if message.HasField("durable"):
                 await self._durable(connection, message.durable)
+            elif message.HasField("run_output"):
+                output = message.run_output
+                await self._controller.run_output.accept(
+                    connection.endpoint_id, output.run_id, output.offset, output.chunk
+                )
 
     async def _durable(self, connection: AgentConnection, durable: agent_pb2.Durable) -> None:
         if durable.HasField("run_update"):
@@ -202,15 +212,18 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
             result = json.loads(update.result_json) if update.result_json else None
         except ValueError:
             result = {"error": {"code": "bad_result", "message": "the agent sent unreadable JSON"}}
-        stored = await apply_run_update(
-            self._controller.sessions,
-            connection.endpoint_id,
-            seq,
-            run_id=update.run_id,
-            state=update.state,
-            result=result if isinstance(result, dict) else None,
-            at=dt.datetime.fromtimestamp(update.at_ms / 1000, dt.UTC),
+        dispatcher = self._controller.dispatcher
+        stored = await dispatcher.updates.store(
+            RunUpdate(
+                endpoint_id=connection.endpoint_id,
+                seq=seq,
+                run_id=update.run_id,
+                state=update.state,
+                result=result if isinstance(result, dict) else None,
+                at=_time(update.at_ms),
+                started_at=_time(update.started_at_ms) if update.started_at_ms else None,
+            )
         )
         connection.send(agent_pb2.ControllerMessage(ack=agent_pb2.Ack(seq=seq)))
-        if stored and update.state != "running":
-            self._controller.dispatcher.ended(update.run_id)
+        if stored is not None and stored.state != "running":
+            dispatcher.ended(update.run_id, stored)

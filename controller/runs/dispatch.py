@@ -3,7 +3,8 @@
 A run is marked sent before it is handed to the connection; if the link dies on the
 way, the run is sent again at the next connect, and the agent, which records every run
 ID before acting, ignores the copy. Agent updates arrive as durable messages and are
-stored in the transaction that takes their sequence number, so none is applied twice.
+stored exactly once by RunUpdates (updates.py); a stored final update wakes the callers
+waiting for that run.
 """
 
 from __future__ import annotations
@@ -11,22 +12,19 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from pydantic import ValidationError
 from sqlalchemy import or_, select, update
 
-from catalogue import ActionResult
 from controller.fleet.presence import Presence
-from controller.fleet.sequence import claim
-from controller.runs.service import TERMINAL
+from controller.runs.updates import Ended, RunUpdates
 from controller.storage.db import SessionFactory
 from controller.storage.models import Run
 from controller.storage.types import utcnow
 
 log = logging.getLogger(__name__)
-AGENT_STATES = frozenset({"running"}) | TERMINAL
 SWEEP_INTERVAL_S = 2.0
 
 
@@ -61,27 +59,36 @@ class Dispatcher:
     def __init__(self, sessions: SessionFactory, presence: Presence) -> None:
         self._sessions = sessions
         self._presence = presence
-        self._ended: dict[str, asyncio.Event] = {}
+        self._ended: dict[str, asyncio.Future[Ended]] = {}
+        self.updates = RunUpdates(sessions)
 
-    async def wait_ended(self, run_ids: list[str], timeout_s: float) -> None:
-        """Until every run has ended here, or timeout_s; the caller reads the outcome.
+    async def wait_ended(self, run_ids: list[str], timeout_s: float) -> dict[str, Ended]:
+        """Until every run has ended here, or timeout_s: the outcomes stored by this process.
 
-        Woken as this process stores an agent's final update; a run that ends through
-        another controller process is seen by the caller's own read afterwards.
+        A run missing from the answer is still going, or ended through another controller
+        process; the caller reads it from the database.
         """
-        events = [self._ended.setdefault(run_id, asyncio.Event()) for run_id in run_ids]
+        loop = asyncio.get_running_loop()
+        waiting = {
+            run_id: self._ended.setdefault(run_id, loop.create_future()) for run_id in run_ids
+        }
         try:
-            await asyncio.wait_for(asyncio.gather(*(e.wait() for e in events)), timeout_s)
+            await asyncio.wait_for(asyncio.gather(*waiting.values()), timeout_s)
         except TimeoutError:
             pass
         finally:
             for run_id in run_ids:
                 self._ended.pop(run_id, None)
+        return {
+            run_id: future.result()
+            for run_id, future in waiting.items()
+            if future.done() and not future.cancelled()
+        }
 
-    def ended(self, run_id: str) -> None:
-        event = self._ended.get(run_id)
-        if event is not None:
-            event.set()
+    def ended(self, run_id: str, outcome: Ended) -> None:
+        future = self._ended.get(run_id)
+        if future is not None and not future.done():
+            future.set_result(outcome)
 
     def _channel(self, endpoint_id: str) -> RunChannel | None:
         connection = self._presence.connection(endpoint_id)
@@ -116,6 +123,27 @@ class Dispatcher:
         for run in runs:
             if run.cancel_requested:
                 channel.cancel_run(run.id)
+
+    def mark_sendable(self, runs: Sequence[Run]) -> None:
+        """Before new runs are committed: those an agent here can take now go out as sent.
+
+        Saves the separate read-and-update transaction of dispatch() on the hot path;
+        send() hands them over once the commit has made them durable.
+        """
+        now = utcnow()
+        for run in runs:
+            if (
+                run.state == "queued"
+                and run.approval in DELIVERABLE
+                and self._channel(run.endpoint_id)
+            ):
+                run.state, run.sent_at = "sent", now
+
+    def send(self, runs: Sequence[Run]) -> None:
+        for run in runs:
+            channel = self._channel(run.endpoint_id) if run.state == "sent" else None
+            if channel is not None:
+                channel.send_run(_order(run))
 
     async def dispatch(self, run_ids: list[str]) -> None:
         """Send newly created or approved runs to the agents connected here."""
@@ -169,6 +197,9 @@ class Dispatcher:
             await self.dispatch(ids)
 
     async def run(self) -> None:
+        await asyncio.gather(self.updates.run(), self._sweep_forever())
+
+    async def _sweep_forever(self) -> None:
         while True:
             await asyncio.sleep(SWEEP_INTERVAL_S)
             try:
@@ -176,45 +207,3 @@ class Dispatcher:
                 await self._sweep()
             except Exception:  # a database hiccup must not stop dispatching
                 log.exception("run dispatch sweep failed")
-
-
-async def apply_run_update(
-    sessions: SessionFactory,
-    endpoint_id: str,
-    seq: int,
-    *,
-    run_id: str,
-    state: str,
-    result: dict[str, Any] | None,
-    at: dt.datetime,
-) -> bool:
-    """Store an agent's run update exactly once; False when it was a resend or unusable."""
-    async with sessions() as session:
-        if not await claim(session, endpoint_id, seq):
-            return False
-        run = await session.get(Run, run_id)
-        if run is None or run.endpoint_id != endpoint_id or state not in AGENT_STATES:
-            log.warning(
-                "endpoint %s sent an unusable update for run %s (%s)", endpoint_id, run_id, state
-            )
-            await session.commit()  # the sequence is still taken
-            return False
-        if run.state not in TERMINAL:
-            if state == "running":
-                run.state, run.started_at = "running", at
-            else:
-                run.state, run.finished_at = state, at
-                run.started_at = run.started_at or at
-                run.result = _checked_result(result)
-        await session.commit()
-        return True
-
-
-def _checked_result(result: dict[str, Any] | None) -> dict[str, Any] | None:
-    if result is None:
-        return None
-    try:
-        return ActionResult.model_validate(result).model_dump(mode="json")
-    except ValidationError as exc:
-        message = f"the agent's result did not have the catalogue's shape: {exc.errors()[0]['msg']}"
-        return ActionResult.failure("bad_result", message).model_dump(mode="json")

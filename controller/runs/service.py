@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,8 +65,9 @@ def _checked_params(ask: RunAsk, params_size: int) -> tuple[Risk, dict[str, Any]
     return spec.risk, model.model_dump(mode="json", exclude_unset=True)
 
 
-async def _endpoints(session: AsyncSession, actor: Actor, target: Target) -> list[Endpoint]:
-    query = scoped(select(Endpoint), actor).where(Endpoint.revoked_at.is_(None))
+async def _endpoint_ids(session: AsyncSession, actor: Actor, target: Target) -> list[str]:
+    # Ids only: loading endpoints would also load their tags and site for nothing.
+    query = scoped(select(Endpoint.id), actor).where(Endpoint.revoked_at.is_(None))
     if target.endpoint_id is not None:
         ids = [target.endpoint_id]
     elif target.endpoint_ids is not None:
@@ -73,12 +75,12 @@ async def _endpoints(session: AsyncSession, actor: Actor, target: Target) -> lis
     else:
         ids = None
     if ids is not None:
-        found = {e.id: e for e in await session.scalars(query.where(Endpoint.id.in_(ids)))}
+        found = set(await session.scalars(query.where(Endpoint.id.in_(ids))))
         for index, endpoint_id in enumerate(ids):
             if endpoint_id not in found:
                 where = "endpoint_id" if target.endpoint_id else f"endpoint_ids[{index}]"
                 raise InvalidInput(where, f"no endpoint {endpoint_id} that you can reach")
-        return [found[i] for i in dict.fromkeys(ids)]
+        return list(dict.fromkeys(ids))
     if target.site is None and not target.tags:
         raise InvalidInput("endpoint_id", "give endpoint_id, endpoint_ids, site or tags")
     if target.site is not None:
@@ -113,15 +115,23 @@ def snapshot(run: Run) -> dict[str, Any]:
 
 
 async def create_runs(
-    session: AsyncSession, actor: Actor, ask: RunAsk, target: Target, *, params_size: int = 0
+    session: AsyncSession,
+    actor: Actor,
+    ask: RunAsk,
+    target: Target,
+    *,
+    params_size: int = 0,
+    before_commit: Callable[[list[Run]], None] | None = None,
 ) -> tuple[str | None, list[Run]]:
+    """The runs asked for, one per endpoint; before_commit may still change them (the
+    dispatcher marks those it can send at once, saving a transaction per request)."""
     actor.require(Permission.RUNS_CREATE)
     risk, params = _checked_params(ask, params_size)
     now = utcnow()
     expires_at = ask.expires_at or now + DEFAULT_LIFETIME
     if expires_at.tzinfo is None or expires_at <= now:
         raise InvalidInput("expires_at", "must be a future time with a time zone")
-    endpoints = await _endpoints(session, actor, target)
+    endpoint_ids = await _endpoint_ids(session, actor, target)
     approval = "none"
     if risk is Risk.HIGH and not ask.dry_run:
         approval = "approved" if actor.can(Permission.RUNS_APPROVE) else "pending"
@@ -130,7 +140,7 @@ async def create_runs(
         Run(
             id=str(uuid.uuid4()),
             batch_id=batch_id,
-            endpoint_id=endpoint.id,
+            endpoint_id=endpoint_id,
             action=ask.action,
             params=params,
             dry_run=ask.dry_run,
@@ -145,12 +155,15 @@ async def create_runs(
             request_id=actor.request_id,
             timeout_s=ask.timeout_s,
             expires_at=expires_at,
+            created_at=now,
         )
-        for endpoint in endpoints
+        for endpoint_id in endpoint_ids
     ]
     session.add_all(runs)
     for run in runs:
         audit.record(session, actor, "request", "run", run.id, after=snapshot(run))
+    if before_commit is not None:
+        before_commit(runs)
     await session.commit()
     return batch_id, runs
 
@@ -168,6 +181,14 @@ async def get_run(session: AsyncSession, actor: Actor, run_id: str) -> Run:
     if run is None:
         raise NotFound("run", run_id)
     return run
+
+
+async def reload(session: AsyncSession, run_ids: list[str]) -> list[Run]:
+    """Runs already shown to the caller, read again as they are now (one query)."""
+    if not run_ids:
+        return []
+    query = select(Run).where(Run.id.in_(run_ids)).execution_options(populate_existing=True)
+    return list(await session.scalars(query))
 
 
 async def list_runs(

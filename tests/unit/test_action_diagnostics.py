@@ -621,7 +621,9 @@ class Recorded(ActionContext):
         self.answer = (stdout, returncode, stderr)
         self.argvs: list[list[str]] = []
 
-    def run(self, argv: list[str], timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, argv: list[str], timeout: float = 60.0, stream: bool = False
+    ) -> subprocess.CompletedProcess[str]:
         self.argvs.append(argv)
         stdout, returncode, stderr = self.answer
         return subprocess.CompletedProcess(argv, returncode, stdout, stderr)
@@ -640,7 +642,9 @@ def test_ping_unreachable_is_a_result_not_an_error() -> None:
 
 def test_ping_without_a_ping_command() -> None:
     class Missing(ActionContext):
-        def run(self, argv: list[str], timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        def run(
+            self, argv: list[str], timeout: float = 60.0, stream: bool = False
+        ) -> subprocess.CompletedProcess[str]:
             raise FileNotFoundError(errno.ENOENT, "No such file", argv[0])
 
     result = net_diagnostics.ping(NetPing(host="127.0.0.1"), Missing())

@@ -149,7 +149,11 @@ class Recorded(ActionContext):
         self.calls: list[list[str]] = []
 
     def run(
-        self, argv: list[str], timeout: float = 60.0, stdin: str | None = None
+        self,
+        argv: list[str],
+        timeout: float = 60.0,
+        stdin: str | None = None,
+        stream: bool = False,
     ) -> subprocess.CompletedProcess[str]:
         self.calls.append(list(argv))
         code, out, err = self.answer(argv)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
@@ -17,6 +18,7 @@ from controller.access.roles import Permission
 from controller.api.deps import ControllerDep, SessionDep, allowed
 from controller.api.paging import Cursor, Limit, PageOf
 from controller.runs import service
+from controller.runs.output import Chunk
 from controller.runs.service import TERMINAL, RunAsk, Target
 
 router = APIRouter(prefix="/runs", tags=["runs"])
@@ -96,13 +98,23 @@ async def create(
     )
     target = Target(body.endpoint_id, body.endpoint_ids, body.site, body.tags)
     size = len(json.dumps(body.params))
-    batch_id, runs = await service.create_runs(session, actor, ask, target, params_size=size)
-    await controller.dispatcher.dispatch([r.id for r in runs])
+    dispatcher = controller.dispatcher
+    batch_id, runs = await service.create_runs(
+        session, actor, ask, target, params_size=size, before_commit=dispatcher.mark_sendable
+    )
+    dispatcher.send(runs)
+    items = [RunPublic.model_validate(r) for r in runs]
     if wait_s:
-        await controller.dispatcher.wait_ended([r.id for r in runs], wait_s)
-    for run in runs:
-        await session.refresh(run)
-    return RunsCreated(batch_id=batch_id, items=[RunPublic.model_validate(r) for r in runs])
+        ended = await dispatcher.wait_ended([r.id for r in runs], wait_s)
+        unknown = [item.id for item in items if item.id not in ended]
+        fresh = {
+            run.id: RunPublic.model_validate(run) for run in await service.reload(session, unknown)
+        }
+        items = [
+            item.model_copy(update=vars(ended[item.id])) if item.id in ended else fresh[item.id]
+            for item in items
+        ]
+    return RunsCreated(batch_id=batch_id, items=items)
 
 
 @router.get("")
@@ -143,29 +155,53 @@ STREAM_SLACK_S = 60
 async def events(
     run_id: str, session: SessionDep, controller: ControllerDep, actor: Reader
 ) -> StreamingResponse:
-    """Server-sent events: the run each time it changes, ending with its final state.
+    """Server-sent events: the run each time it changes, ending with its final state, and
+    its output while it runs (`output`: offset and text; buffered output comes first).
 
-    Read from the database, so it works whichever controller process the agent is on.
+    The run is read from the database, so it works whichever controller process the agent
+    is on; live output is seen only through the process the agent is connected to (the
+    final result always has the output).
     """
     run = await service.get_run(session, actor, run_id)
-    deadline = asyncio.get_running_loop().time() + run.timeout_s + STREAM_SLACK_S
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + run.timeout_s + STREAM_SLACK_S
+    hub = controller.run_output
 
     async def stream() -> AsyncIterator[str]:
-        last = None
-        while True:
-            async with controller.sessions() as fresh:
-                current = RunPublic.model_validate(await service.get_run(fresh, actor, run_id))
-            payload = current.model_dump_json()
-            if payload != last:
-                yield f"event: run\ndata: {payload}\n\n"
-                last = payload
-            if current.state in TERMINAL or asyncio.get_running_loop().time() > deadline:
-                yield "event: end\ndata: {}\n\n"
-                return
-            await asyncio.sleep(POLL_S)
+        last, offset, poll_at = None, 0, 0.0
+        with hub.subscribe(run_id) as more:
+            while True:
+                more.clear()
+                current = None
+                if loop.time() >= poll_at:
+                    async with controller.sessions() as fresh:
+                        current = RunPublic.model_validate(
+                            await service.get_run(fresh, actor, run_id)
+                        )
+                    poll_at = loop.time() + POLL_S
+                # Output after the poll: what the agent sent before its final update comes
+                # before the final state.
+                for chunk in hub.since(run_id, offset):
+                    yield _output_event(chunk)
+                    offset = chunk.offset + chunk.size
+                if current is not None:
+                    payload = current.model_dump_json()
+                    if payload != last:
+                        yield f"event: run\ndata: {payload}\n\n"
+                        last = payload
+                    if current.state in TERMINAL or loop.time() > deadline:
+                        yield "event: end\ndata: {}\n\n"
+                        return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(more.wait(), max(poll_at - loop.time(), 0))
 
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+
+def _output_event(chunk: Chunk) -> str:
+    data = json.dumps({"offset": chunk.offset, "text": chunk.text})
+    return f"event: output\ndata: {data}\n\n"
 
 
 @router.post("/{run_id}/cancel")

@@ -94,24 +94,28 @@ class AgentMessage(_message.Message):
     HELLO_FIELD_NUMBER: _builtins.int
     HEARTBEAT_FIELD_NUMBER: _builtins.int
     DURABLE_FIELD_NUMBER: _builtins.int
+    RUN_OUTPUT_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def hello(self) -> Global___Hello: ...
     @_builtins.property
     def heartbeat(self) -> Global___Heartbeat: ...
     @_builtins.property
     def durable(self) -> Global___Durable: ...
+    @_builtins.property
+    def run_output(self) -> Global___RunOutput: ...
     def __init__(
         self,
         *,
         hello: Global___Hello | None = ...,
         heartbeat: Global___Heartbeat | None = ...,
         durable: Global___Durable | None = ...,
+        run_output: Global___RunOutput | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "durable", b"durable", "heartbeat", b"heartbeat", "hello", b"hello"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "durable", b"durable", "heartbeat", b"heartbeat", "hello", b"hello", "run_output", b"run_output"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "durable", b"durable", "heartbeat", b"heartbeat", "hello", b"hello"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "durable", b"durable", "heartbeat", b"heartbeat", "hello", b"hello", "run_output", b"run_output"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["hello", "heartbeat", "durable"]  # noqa: Y015
+    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["hello", "heartbeat", "durable", "run_output"]  # noqa: Y015
     _WhichOneofArgType_body: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_body) -> _WhichOneofReturnType_body | None: ...
 
@@ -215,12 +219,17 @@ class RunUpdate(_message.Message):
     STATE_FIELD_NUMBER: _builtins.int
     RESULT_JSON_FIELD_NUMBER: _builtins.int
     AT_MS_FIELD_NUMBER: _builtins.int
+    STARTED_AT_MS_FIELD_NUMBER: _builtins.int
     run_id: _builtins.str
     state: _builtins.str
     """running, succeeded, failed, cancelled, expired, interrupted"""
     result_json: _builtins.bytes
     """The action's result (catalogue ActionResult as JSON) once the run has ended."""
     at_ms: _builtins.int
+    started_at_ms: _builtins.int
+    """When the action started. A run that ends within the agent's running delay sends no
+    separate "running" update, so its final update carries the start time here.
+    """
     def __init__(
         self,
         *,
@@ -228,14 +237,49 @@ class RunUpdate(_message.Message):
         state: _builtins.str = ...,
         result_json: _builtins.bytes = ...,
         at_ms: _builtins.int = ...,
+        started_at_ms: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["at_ms", b"at_ms", "result_json", b"result_json", "run_id", b"run_id", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at_ms", b"at_ms", "result_json", b"result_json", "run_id", b"run_id", "started_at_ms", b"started_at_ms", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RunUpdate: _TypeAlias = RunUpdate  # noqa: Y015
+
+@_typing.final
+class RunOutput(_message.Message):
+    """Output of a run while it runs, as the action produces it. Not durable: never spooled,
+    sent only while connected, lost chunks are not resent (the final RunUpdate's result
+    carries the output, bounded). offset counts the UTF-8 bytes of this run's output before
+    this chunk, so a reader sees a gap where offset is past the previous chunk's end.
+    The agent coalesces output (a chunk at most every 100 ms, sooner once 8 KiB wait) and
+    sends at most the result's output bound (64 KiB) per run; the controller refuses a
+    chunk larger than that.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    OFFSET_FIELD_NUMBER: _builtins.int
+    CHUNK_FIELD_NUMBER: _builtins.int
+    run_id: _builtins.str
+    offset: _builtins.int
+    chunk: _builtins.bytes
+    def __init__(
+        self,
+        *,
+        run_id: _builtins.str = ...,
+        offset: _builtins.int = ...,
+        chunk: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "offset", b"offset", "run_id", b"run_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RunOutput: _TypeAlias = RunOutput  # noqa: Y015
 
 @_typing.final
 class Inventory(_message.Message):

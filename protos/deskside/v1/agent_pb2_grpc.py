@@ -118,7 +118,8 @@ class AgentGatewayServicer:
     """Missing associated documentation comment in .proto file."""
 
     def Connect(self, request_iterator, context):
-        """The one stream per agent: hello first, then heartbeats and durable messages up;
+        """The one stream per agent: hello first, then heartbeats, durable messages and live
+        run output up;
         welcome first, then acks, requests and config down.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

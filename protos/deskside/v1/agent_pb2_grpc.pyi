@@ -63,7 +63,8 @@ class AgentGatewayStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> AgentGatewayAsyncStub: ...
     Connect: _grpc.StreamStreamMultiCallable[_agent_pb2.AgentMessage, _agent_pb2.ControllerMessage]
-    """The one stream per agent: hello first, then heartbeats and durable messages up;
+    """The one stream per agent: hello first, then heartbeats, durable messages and live
+    run output up;
     welcome first, then acks, requests and config down.
     """
 
@@ -71,7 +72,8 @@ class AgentGatewayStub:
 class AgentGatewayAsyncStub(AgentGatewayStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     Connect: _aio.StreamStreamMultiCallable[_agent_pb2.AgentMessage, _agent_pb2.ControllerMessage]  # type: ignore[assignment]
-    """The one stream per agent: hello first, then heartbeats and durable messages up;
+    """The one stream per agent: hello first, then heartbeats, durable messages and live
+    run output up;
     welcome first, then acks, requests and config down.
     """
 
@@ -82,7 +84,8 @@ class AgentGatewayServicer(metaclass=_abc_1.ABCMeta):
         request_iterator: _MaybeAsyncIterator[_agent_pb2.AgentMessage],
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_agent_pb2.ControllerMessage], _abc.AsyncIterator[_agent_pb2.ControllerMessage]]:
-        """The one stream per agent: hello first, then heartbeats and durable messages up;
+        """The one stream per agent: hello first, then heartbeats, durable messages and live
+        run output up;
         welcome first, then acks, requests and config down.
         """
 

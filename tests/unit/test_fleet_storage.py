@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from databases import BACKENDS, fresh_database
 from sqlalchemy import func, select
 
 from controller.access.actor import Actor
@@ -17,30 +15,12 @@ from controller.fleet import enrollment
 from controller.fleet.endpoints import EndpointFilter, list_endpoints
 from controller.fleet.inventory import InventoryMessage, Outcome, apply_inventory, latest_inventory
 from controller.pki import CertificateAuthority
-from controller.settings import async_database_url
-from controller.storage.db import SessionFactory, create_engine, session_factory
-from controller.storage.migrate import upgrade
+from controller.storage.db import SessionFactory
 from controller.storage.models import Endpoint, InventoryChange
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 WINDOW = dt.timedelta(seconds=10)
 SYSTEM = Actor.system("test")
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def database(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    with fresh_database(request.param, tmp_path_factory.mktemp(request.param)) as url:
-        yield async_database_url(url)
-
-
-@pytest.fixture
-async def sessions(database: str) -> AsyncIterator[SessionFactory]:
-    engine = create_engine(database)
-    await upgrade(engine)
-    yield session_factory(engine)
-    await engine.dispose()
 
 
 @pytest.fixture(scope="module")

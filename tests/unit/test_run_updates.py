@@ -5,37 +5,17 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from databases import BACKENDS, fresh_database
 
 from controller.runs import updates
 from controller.runs.updates import RunUpdate, RunUpdates
-from controller.settings import async_database_url
-from controller.storage.db import SessionFactory, create_engine, session_factory
-from controller.storage.migrate import upgrade
+from controller.storage.db import SessionFactory
 from controller.storage.models import Endpoint, Run
 
 AT = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 STARTED = AT - dt.timedelta(seconds=3)
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def database(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    with fresh_database(request.param, tmp_path_factory.mktemp(request.param)) as url:
-        yield async_database_url(url)
-
-
-@pytest.fixture
-async def sessions(database: str) -> AsyncIterator[SessionFactory]:
-    engine = create_engine(database)
-    await upgrade(engine)
-    yield session_factory(engine)
-    await engine.dispose()
 
 
 async def _runs(sessions: SessionFactory, count: int) -> tuple[str, list[str]]:

@@ -8,10 +8,18 @@ at start with a message naming the setting and the reason.
 from __future__ import annotations
 
 import os
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -19,7 +27,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from controller.errors import ConfigError
+from controller.desk.priority import DEFAULT_MATRIX, checked_matrix
+from controller.errors import ConfigError, InvalidInput
 
 
 def _check_listen(value: str) -> str:
@@ -70,6 +79,23 @@ class Settings(BaseSettings):
     # TLS-terminating proxy that speaks HTTP to us, set this to true.
     cookie_secure: bool | None = None
     log_level: str = Field(default="info", pattern="^(debug|info|warning|error)$")
+    # Ticket priority by impact (rows 1-3) and urgency (columns 1-3); ServiceNow's default.
+    priority_matrix: list[list[int]] = Field(
+        default_factory=lambda: [list(row) for row in DEFAULT_MATRIX]
+    )
+    # Outgoing mail goes through this SMTP relay; unset: e-mail notifications are skipped.
+    smtp_relay: ListenAddress | None = None
+    # The e-mail intake: an SMTP listener whose mail opens and updates tickets; unset: off.
+    smtp_listen: ListenAddress | None = None
+    # From of outgoing mail; make it the address that reaches the intake, so replies thread.
+    mail_from: str = "deskside@localhost"
+    attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1, le=1024**3)
+    # The intake refuses bigger messages (SMTP 552).
+    mail_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024, le=1024**3)
+    # Waits before each retry of a failed notification; one more attempt than entries.
+    delivery_backoff_s: list[float] = Field(
+        default_factory=lambda: [30.0, 120.0, 600.0, 3600.0, 21600.0], min_length=1, max_length=20
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -85,6 +111,39 @@ class Settings(BaseSettings):
         if config_file is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
         return tuple(sources)
+
+    @field_validator("priority_matrix")
+    @classmethod
+    def _sane_matrix(cls, rows: list[list[int]]) -> list[list[int]]:
+        try:
+            checked_matrix(rows)
+        except InvalidInput as exc:
+            raise ValueError(exc.reason) from None
+        return rows
+
+    @field_validator("smtp_relay")
+    @classmethod
+    def _relay_port(cls, value: str | None) -> str | None:
+        if value is not None and split_listen(value)[1] == 0:
+            raise ValueError("the relay's port must be from 1 to 65535, not 0")
+        return value
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mail_address(cls, value: str) -> str:
+        _, address = parseaddr(value)
+        local, at, domain = address.rpartition("@")
+        bad = any(c.isspace() for c in address) or any(ord(c) < 32 for c in value)
+        if not (local and at and domain) or bad:
+            raise ValueError(f"expected an address such as desk@example.com, got {value!r}")
+        return value
+
+    @field_validator("delivery_backoff_s")
+    @classmethod
+    def _sane_backoff(cls, waits: list[float]) -> list[float]:
+        if any(not 0 < wait <= 7 * 86400 for wait in waits):
+            raise ValueError("each wait must be more than 0 and at most 604800 seconds")
+        return waits
 
     @model_validator(mode="after")
     def _default_enroll_listen(self) -> Settings:

@@ -32,6 +32,13 @@ class Permission(enum.StrEnum):
     RUNS_READ = "runs:read"
     RUNS_CREATE = "runs:create"  # up to medium risk alone; high risk waits for approval
     RUNS_APPROVE = "runs:approve"  # approve others' high-risk runs, run high risk directly
+    TICKETS_OWN = "tickets:own"  # open tickets, follow and comment on one's own
+    TICKETS_READ = "tickets:read"  # every ticket within the actor's sites
+    TICKETS_WRITE = "tickets:write"  # take, assign, move, escalate, comment internally
+    DESK_CONFIG = "desk:config"  # categories, SLA policies, calendars, routing, webhooks
+    KB_READ = "kb:read"  # published articles (staff also see drafts)
+    KB_WRITE = "kb:write"  # write and edit drafts
+    KB_PUBLISH = "kb:publish"
 
 
 P = Permission
@@ -42,13 +49,16 @@ _STAFF_READ = {
     P.USERS_READ,
     P.TOKENS_OWN,
     P.RUNS_READ,
+    P.TICKETS_OWN,
+    P.TICKETS_READ,
+    P.KB_READ,
 }
-_HANDS = {P.RUNS_CREATE}
+_HANDS = {P.RUNS_CREATE, P.TICKETS_WRITE, P.KB_WRITE}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.REQUESTER: frozenset(),
+    Role.REQUESTER: frozenset({P.TICKETS_OWN, P.KB_READ}),
     Role.TIER1: frozenset(_STAFF_READ | _HANDS),
-    Role.TIER2: frozenset(_STAFF_READ | _HANDS | {P.ENDPOINTS_WRITE, P.RUNS_APPROVE}),
+    Role.TIER2: frozenset(_STAFF_READ | _HANDS | {P.ENDPOINTS_WRITE, P.RUNS_APPROVE, P.KB_PUBLISH}),
     Role.USA: frozenset(_STAFF_READ | _HANDS | {P.ENDPOINTS_WRITE, P.ENDPOINTS_REVOKE, P.ENROLL}),
     Role.ADMIN: frozenset(Permission),
     Role.AUDITOR: frozenset(_STAFF_READ | {P.TOKENS_READ_ALL, P.AUDIT_READ}),

@@ -66,6 +66,8 @@ class Team(Base):
     is_vendor: Mapped[bool] = mapped_column(Boolean, default=False)
     vendor_contact: Mapped[str] = mapped_column(Text, default="")
     lead_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # How a ticket routed to the team gets an assignee: manual, round_robin, least_loaded.
+    assignment: Mapped[str] = mapped_column(String(20), default="manual")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     members: Mapped[list[User]] = relationship(

@@ -1,0 +1,1 @@
+"""The service desk: tickets, priority, SLA, assignment, escalation, knowledge base."""

@@ -20,8 +20,11 @@ import uvicorn
 
 from controller.api.app import create_app
 from controller.container import build_controller
+from controller.desk.delivery import DeliveryWorker
+from controller.desk.sweeper import DeskSweeper
 from controller.errors import ConfigError
 from controller.gateway.server import build_grpc_server
+from controller.mail_server import MailServer, start_mail_server
 from controller.settings import Settings, split_listen
 
 log = logging.getLogger(__name__)
@@ -79,9 +82,14 @@ def _http_socket(listen: str) -> socket.socket:
 async def serve(settings: Settings) -> None:
     http_socket = _http_socket(settings.http_listen)
     controller = await build_controller(settings)
+    delivery = DeliveryWorker(controller.sessions, settings)
+    mail_server: MailServer | None = None
     try:
         grpc_server = build_grpc_server(controller)
+        if settings.smtp_listen is not None:
+            mail_server = await start_mail_server(controller, on_change=delivery.wake)
     except ConfigError:
+        await delivery.aclose()
         await controller.close()
         http_socket.close()
         raise
@@ -110,6 +118,8 @@ async def serve(settings: Settings) -> None:
     background = [
         asyncio.create_task(controller.presence.run()),
         asyncio.create_task(controller.dispatcher.run()),
+        asyncio.create_task(delivery.run()),
+        asyncio.create_task(DeskSweeper(controller.sessions).run()),
     ]
     http_task = asyncio.create_task(http.serve(sockets=[http_socket]))
     while not http.started and not http_task.done():  # noqa: ASYNC110 - uvicorn has no event
@@ -123,6 +133,8 @@ async def serve(settings: Settings) -> None:
             "enroll": controller.enroll_address,
             "ca_hash": controller.ca.ca_hash,
         }
+        if mail_server is not None:
+            addresses["smtp"] = mail_server.address
         _write_runtime_file(runtime, addresses)
         log.info(
             "deskside controller ready: http %s, grpc %s, enroll %s, database %s",
@@ -137,6 +149,8 @@ async def serve(settings: Settings) -> None:
         log.info("stopping")
         await controller.presence.close_all("controller stopping")
         await grpc_server.stop(GRPC_GRACE_S)
+        if mail_server is not None:
+            mail_server.close()
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)

@@ -113,6 +113,14 @@ class ControllerProcess(ManagedProcess):
     def url(self) -> str:
         return f"http://{self.info['http']}"
 
+    @property
+    def smtp_address(self) -> tuple[str, int]:
+        """The e-mail intake's host and port (DESKSIDE_SMTP_LISTEN in extra_env)."""
+        if "smtp" not in self.info:
+            raise AssertionError("this controller has no e-mail intake: set DESKSIDE_SMTP_LISTEN")
+        host, _, port = str(self.info["smtp"]).rpartition(":")
+        return host.strip("[]"), int(port)
+
     def client(self, token: str | None = ADMIN_TOKEN) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.url + "/api/v1", headers=headers, timeout=30)

@@ -15,7 +15,7 @@ from controller.paging import Page, keyset_page
 from controller.storage.models import Team, User
 from controller.storage.unique import unique
 
-FIELDS = ("name", "description", "email", "is_vendor", "vendor_contact", "lead_id")
+FIELDS = ("name", "description", "email", "is_vendor", "vendor_contact", "lead_id", "assignment")
 
 
 def snapshot(team: Team) -> dict[str, Any]:

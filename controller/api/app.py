@@ -10,15 +10,22 @@ from controller.api.request_id import RequestIdMiddleware
 from controller.api.routes import (
     audit,
     auth,
+    calendars,
+    categories,
     endpoints,
     enrollment_tokens,
     health,
+    kb,
     me,
+    routing_rules,
     runs,
     sites,
+    sla_policies,
     teams,
+    tickets,
     tokens,
     users,
+    webhooks,
 )
 from controller.container import Controller
 
@@ -45,8 +52,16 @@ def create_app(controller: Controller) -> FastAPI:
         teams,
         tokens,
         audit,
+        tickets,
+        kb,
+        categories,
+        calendars,
+        sla_policies,
+        routing_rules,
+        webhooks,
     ):
         api.include_router(module.router)
+    api.include_router(tickets.queue_router)
     app.include_router(api)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -17,6 +17,7 @@ from catalogue import validate as validate_params
 from controller.access import audit
 from controller.access.actor import Actor
 from controller.access.roles import Permission
+from controller.desk.visibility import get_visible
 from controller.errors import Conflict, InvalidInput, NotFound
 from controller.fleet.endpoints import scoped
 from controller.paging import Page, keyset_page
@@ -131,6 +132,11 @@ async def create_runs(
     expires_at = ask.expires_at or now + DEFAULT_LIFETIME
     if expires_at.tzinfo is None or expires_at <= now:
         raise InvalidInput("expires_at", "must be a future time with a time zone")
+    if ask.ticket_id is not None:
+        try:
+            await get_visible(session, actor, ask.ticket_id)
+        except NotFound:
+            raise InvalidInput("ticket_id", f"no ticket {ask.ticket_id} that you can see") from None
     endpoint_ids = await _endpoint_ids(session, actor, target)
     approval = "none"
     if risk is Risk.HIGH and not ask.dry_run:

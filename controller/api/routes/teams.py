@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
@@ -18,6 +18,8 @@ from controller.api.patching import PatchModel
 from controller.storage.models import Team
 
 router = APIRouter(prefix="/teams", tags=["teams"])
+# How tickets routed to the team get an assignee (see controller/desk/routing.py).
+Assignment = Literal["manual", "round_robin", "least_loaded"]
 Reader = Annotated[Actor, Depends(allowed(Permission.TEAMS_READ))]
 Writer = Annotated[Actor, Depends(allowed(Permission.TEAMS_WRITE))]
 
@@ -29,6 +31,7 @@ class TeamCreate(BaseModel):
     is_vendor: bool = False
     vendor_contact: Text = Field(default="", description="how to reach the vendor's support")
     lead_id: int | None = None
+    assignment: Assignment = "manual"
     member_ids: list[int] = Field(default_factory=list, max_length=1000)
 
 
@@ -41,6 +44,7 @@ class TeamUpdate(PatchModel):
     is_vendor: bool | None = None
     vendor_contact: Text | None = None
     lead_id: int | None = None
+    assignment: Assignment | None = None
     member_ids: list[int] | None = Field(default=None, max_length=1000)
 
 
@@ -52,6 +56,7 @@ class TeamPublic(BaseModel):
     is_vendor: bool
     vendor_contact: str
     lead_id: int | None
+    assignment: str
     member_ids: list[int]
     created_at: dt.datetime
     updated_at: dt.datetime

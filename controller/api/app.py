@@ -22,6 +22,7 @@ from controller.api.routes import (
     sites,
     sla_policies,
     teams,
+    ticket_files,
     tickets,
     tokens,
     users,
@@ -52,6 +53,7 @@ def create_app(controller: Controller) -> FastAPI:
         teams,
         tokens,
         audit,
+        ticket_files,  # before tickets: /tickets/export.csv is not a ticket id
         tickets,
         kb,
         categories,

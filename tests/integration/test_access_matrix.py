@@ -74,6 +74,8 @@ EXPECTED: dict[tuple[str, str], set[str] | str] = {
     ("GET", "/api/v1/teams/{team_id}/queue"): STAFF,
     ("POST", "/api/v1/tickets/{ticket_id}/kb-draft"): HANDS,
     ("GET", "/api/v1/tickets/{ticket_id}/suggestions"): EVERYONE,
+    ("GET", "/api/v1/tickets/{ticket_id}/attachments"): EVERYONE,
+    ("GET", "/api/v1/tickets/{ticket_id}/attachments/{attachment_id}"): EVERYONE,
     ("GET", "/api/v1/kb"): EVERYONE,
     ("GET", "/api/v1/kb/search"): EVERYONE,
     ("GET", "/api/v1/kb/suggest"): EVERYONE,

@@ -193,3 +193,32 @@ def test_webhooks_are_signed_and_retried(desk: ControllerProcess) -> None:
     assert hits[0].headers["X-Deskside-Signature"] == f"sha256={expected}"
     assert hits[0].headers["X-Deskside-Event"] == "ticket.created"
     assert f'"ticket_id":{ticket_id}' in hits[0].body.decode()
+
+
+def test_mailed_attachments_are_listed_and_downloaded_safely(desk: ControllerProcess) -> None:
+    sender = _address()
+    title = f"Error dialog {uuid.uuid4().hex[:6]}"
+    message = _message(sender, title, "Screenshot and log attached.")
+    log_text = b"2026-11-26 10:00 error 0x80070005\n"
+    message.add_attachment(log_text, maintype="text", subtype="plain", filename="setup.log")
+    page = b"<script>alert(1)</script>"
+    message.add_attachment(page, maintype="text", subtype="html", filename="../../evil.html")
+    _send(desk, message, sender)
+    [ticket] = wait_for(lambda: _tickets_titled(desk, title), TIMEOUT, "the mailed ticket")
+    with desk.client() as admin:
+        listed = admin.get(f"/tickets/{ticket['id']}/attachments")
+        assert listed.status_code == 200, listed.text
+        files = {a["filename"]: a for a in listed.json()}
+        assert set(files) == {"setup.log", "evil.html"}, "names are sanitised, no paths"
+        assert files["setup.log"]["size"] == len(log_text)
+        text = admin.get(f"/tickets/{ticket['id']}/attachments/{files['setup.log']['id']}")
+        assert text.content == log_text and text.headers["content-type"].startswith("text/plain")
+        html = admin.get(f"/tickets/{ticket['id']}/attachments/{files['evil.html']['id']}")
+        assert html.content == page
+        assert html.headers["content-type"] == "application/octet-stream"
+        assert html.headers["content-disposition"].startswith("attachment;")
+        assert html.headers["x-content-type-options"] == "nosniff"
+        other = admin.get(
+            f"/tickets/{ticket['id'] + 100000}/attachments/{files['setup.log']['id']}"
+        )
+        assert other.status_code == 404

@@ -1,15 +1,11 @@
-"""Tickets: open, follow, comment, move, assign, escalate; queues and CSV export."""
+"""Tickets: open, follow, comment, move, assign, escalate; team queues."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
-from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, StringConstraints
 
 from controller.access.actor import Actor
@@ -122,7 +118,7 @@ class TicketPublic(BaseModel):
         endpoint_ids: list[str] | None = None,
         watcher_ids: list[int] | None = None,
     ) -> TicketPublic:
-        values = {name: getattr(ticket, name) for name in _COLUMNS}
+        values = {name: getattr(ticket, name) for name in COLUMNS}
         return cls(
             **values,
             number=ticket.id,
@@ -131,7 +127,7 @@ class TicketPublic(BaseModel):
         )
 
 
-_COLUMNS = [
+COLUMNS = [
     n for n in TicketPublic.model_fields if n not in ("number", "endpoint_ids", "watcher_ids")
 ]
 
@@ -226,43 +222,6 @@ async def list_(
 ) -> PageOf[TicketPublic]:
     page = await queues.list_tickets(session, actor, f, limit=limit, cursor=cursor)
     return PageOf(items=[TicketPublic.of(t) for t in page.items], next_cursor=page.next_cursor)
-
-
-EXPORT_LIMIT = 100_000
-EXPORT_COLUMNS = ["number", *_COLUMNS]
-
-
-@router.get("/export.csv", response_class=StreamingResponse)
-async def export(session: SessionDep, actor: Asker, f: Filter) -> StreamingResponse:
-    """The tickets the same filters select, as CSV (at most 100,000, newest first)."""
-    first = await queues.list_tickets(session, actor, f, limit=1000)
-
-    async def rows() -> AsyncIterator[str]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(EXPORT_COLUMNS)
-        page, sent = first, 0
-        while True:
-            for ticket in page.items:
-                writer.writerow([ticket.id, *(_csv_value(getattr(ticket, c)) for c in _COLUMNS)])
-            sent += len(page.items)
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-            if page.next_cursor is None or sent >= EXPORT_LIMIT:
-                return
-            page = await queues.list_tickets(session, actor, f, limit=1000, cursor=page.next_cursor)
-
-    headers = {"Content-Disposition": 'attachment; filename="tickets.csv"'}
-    return StreamingResponse(rows(), media_type="text/csv", headers=headers)
-
-
-def _csv_value(value: object) -> object:
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value  # a spreadsheet must not run a formula someone typed
-    return value
 
 
 @router.get("/{ticket_id}")

@@ -7,58 +7,22 @@ or configuration, 3 not found.
 
 from __future__ import annotations
 
-import json
-import os
-from typing import Annotated, Any
+from typing import Annotated
 
-import httpx
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from controller.analyst.api import JsonOption, all_pages, console, get, print_json
+from controller.analyst.tickets import tickets_app
+
 app = typer.Typer(
-    help="deskside for analysts: the fleet from the command line.",
+    help="deskside for analysts: the fleet and the desk from the command line.",
     no_args_is_help=True,
     add_completion=False,
 )
 endpoints_app = typer.Typer(help="Managed machines.", no_args_is_help=True)
 app.add_typer(endpoints_app, name="endpoints")
-console = Console()
-
-JsonOption = Annotated[bool, typer.Option("--json", help="print the API's JSON")]
-
-
-def _client() -> httpx.Client:
-    token = os.environ.get("DESKSIDE_TOKEN")
-    if not token:
-        console.print("[red]deskside:[/] set DESKSIDE_TOKEN to your API token")
-        raise typer.Exit(2)
-    base = os.environ.get("DESKSIDE_URL", "http://127.0.0.1:8000").rstrip("/")
-    return httpx.Client(
-        base_url=f"{base}/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=30
-    )
-
-
-def _get(path: str, params: dict[str, Any] | None = None) -> Any:
-    try:
-        with _client() as client:
-            response = client.get(
-                path, params={k: v for k, v in (params or {}).items() if v is not None}
-            )
-    except httpx.HTTPError as exc:
-        console.print(f"[red]deskside:[/] cannot reach the controller: {exc}")
-        raise typer.Exit(1) from None
-    if response.status_code == 404:
-        console.print(f"[red]deskside:[/] {response.json().get('detail', 'not found')}")
-        raise typer.Exit(3)
-    if response.status_code >= 400:
-        console.print(f"[red]deskside:[/] {response.status_code} {response.text}")
-        raise typer.Exit(1)
-    return response.json()
-
-
-def _print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, sort_keys=True))
+app.add_typer(tickets_app, name="tickets")
 
 
 @endpoints_app.command("ls")
@@ -72,26 +36,9 @@ def endpoints_ls(
     as_json: JsonOption = False,
 ) -> None:
     """List endpoints (all pages)."""
-    items: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        page = _get(
-            "/endpoints",
-            {
-                "site": site,
-                "tag": tag,
-                "os": os_,
-                "online": online,
-                "cursor": cursor,
-                "limit": 1000,
-            },
-        )
-        items += page["items"]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
+    items = all_pages("/endpoints", {"site": site, "tag": tag, "os": os_, "online": online})
     if as_json:
-        _print_json(items)
+        print_json(items)
         return
     table = Table("hostname", "site", "os", "online", "last seen", "tags", "id")
     for e in items:
@@ -111,9 +58,9 @@ def endpoints_ls(
 @endpoints_app.command("show")
 def endpoints_show(endpoint_id: str, as_json: JsonOption = False) -> None:
     """Show one endpoint."""
-    endpoint = _get(f"/endpoints/{endpoint_id}")
+    endpoint = get(f"/endpoints/{endpoint_id}")
     if as_json:
-        _print_json(endpoint)
+        print_json(endpoint)
         return
     for key, value in endpoint.items():
         console.print(f"[bold]{key:>14}[/] {value}")
@@ -127,11 +74,11 @@ def endpoints_inventory(
     ] = None,
 ) -> None:
     """Print an endpoint's latest inventory as JSON."""
-    inventory = _get(f"/endpoints/{endpoint_id}/inventory")
+    inventory = get(f"/endpoints/{endpoint_id}/inventory")
     sections = inventory["sections"]
     if section:
         sections = {k: v for k, v in sections.items() if k in section}
-    _print_json({**inventory, "sections": sections})
+    print_json({**inventory, "sections": sections})
 
 
 def main() -> None:

@@ -361,3 +361,53 @@ def test_resolved_tickets_become_articles_that_answer_new_ones(admin: httpx.Clie
     new = _ok(admin.post("/tickets", json={"title": "My VPN keeps dropping out"}), 201)
     suggested = _ok(admin.get(f"/tickets/{new['id']}/suggestions"))["items"]
     assert article["id"] in [a["id"] for a in suggested]
+
+
+def test_a_phone_call_through_the_analyst_cli(
+    controller: ControllerProcess, people: dict[str, Any]
+) -> None:
+    import json
+    import os
+    import subprocess
+
+    from processes import BIN
+
+    env = {**os.environ, "DESKSIDE_URL": controller.url}
+    env["DESKSIDE_TOKEN"] = people["tokens"]["tier1"]
+
+    def deskside(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(BIN / "deskside"), "tickets", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    opened = deskside(
+        "new",
+        "Cannot print to 3rd floor",
+        "--urgency",
+        "2",
+        "--requester-email",
+        "caller@example.org",
+        "--json",
+    )
+    assert opened.returncode == 0, opened.stderr + opened.stdout
+    number = str(json.loads(opened.stdout)["id"])
+    me = str(people["tier1"]["id"])
+    assert deskside("assign", number, "--to", me).returncode == 0
+    assert deskside("move", number, "in_progress").returncode == 0
+    assert deskside("comment", number, "Queue was paused", "--internal").returncode == 0
+    refused = deskside("move", number, "pending")
+    assert refused.returncode == 1 and "reason" in refused.stdout
+    done = deskside("move", number, "resolved", "--resolution", "Resumed the queue", "--json")
+    assert json.loads(done.stdout)["state"] == "resolved"
+    mine = json.loads(deskside("ls", "--state", "resolved", "--mine", "--json").stdout)
+    assert number in [str(t["id"]) for t in mine]
+    shown = json.loads(deskside("show", number, "--json").stdout)
+    kinds = [e["kind"] for e in shown["timeline"]]
+    assert kinds[0] == "created" and "comment" in kinds
+    table = deskside("show", number)
+    assert table.returncode == 0 and "Queue was paused" in table.stdout
+    assert deskside("show", "99999999").returncode == 3

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from processes import ControllerProcess
+from processes import AgentProcess, ControllerProcess, wait_for
 
 _names = itertools.count()
 
@@ -305,7 +305,12 @@ def test_queues_filters_and_csv_export(admin: httpx.Client, people: dict[str, An
     assert row["priority"] == "1" and row["title"].startswith("'="), "no formula injection"
 
 
-def test_runs_link_to_their_ticket(admin: httpx.Client) -> None:
+def test_runs_asked_for_a_ticket_show_on_its_timeline_with_their_evidence(
+    controller: ControllerProcess,
+    admin: httpx.Client,
+    people: dict[str, Any],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
     missing = admin.post(
         "/runs",
         json={
@@ -316,6 +321,57 @@ def test_runs_link_to_their_ticket(admin: httpx.Client) -> None:
         },
     )
     assert missing.status_code == 422 and "ticket_id" in missing.text
+    agent = AgentProcess(tmp_path_factory.mktemp("ticket-agent") / "agent")
+    endpoint_id = agent.enroll(controller, controller.enrollment_token())
+    agent.start()
+    try:
+        wait_for(lambda: controller.endpoint(endpoint_id)["online"], 30, "agent online")
+        ticket = _ok(
+            admin.post(
+                "/tickets",
+                json={"title": "Is the hostname right?", "endpoint_ids": [endpoint_id]},
+            ),
+            201,
+        )
+        assert ticket["endpoint_ids"] == [endpoint_id]
+        run = _ok(
+            admin.post(
+                "/runs",
+                params={"wait_s": 30},
+                json={
+                    "action": "file.stat",
+                    "params": {"path": "/etc/hostname"},
+                    "endpoint_id": endpoint_id,
+                    "ticket_id": ticket["id"],
+                },
+            ),
+            201,
+        )["items"][0]
+        assert run["state"] == "succeeded" and run["ticket_id"] == ticket["id"]
+        entries = _ok(admin.get(f"/tickets/{ticket['id']}/timeline"))
+        (entry,) = [e for e in entries if e["kind"] == "run"]
+        assert entry["run_id"] == run["id"] and entry["data"]["state"] == "succeeded"
+        assert entry["data"]["action"] == "file.stat"
+        assert entry["data"]["output"] == run["result"]["output"]
+        # The ticket is found from the machine too.
+        by_endpoint = _ok(admin.get("/tickets", params={"endpoint_id": endpoint_id}))["items"]
+        assert [t["id"] for t in by_endpoint] == [ticket["id"]]
+        # Escalation carries what is known about the machine.
+        wait_for(
+            lambda: admin.get(f"/endpoints/{endpoint_id}/inventory").status_code == 200,
+            30,
+            "the agent's first inventory",
+        )
+        team = people["tier2_team"]["id"]
+        _ok(admin.post(f"/tickets/{ticket['id']}/escalate", json={"team_id": team, "reason": "x"}))
+        entries = _ok(admin.get(f"/tickets/{ticket['id']}/timeline"))
+        (escalation,) = [e for e in entries if e["kind"] == "escalation"]
+        (machine,) = escalation["data"]["diagnostics"]["endpoints"]
+        assert machine["endpoint_id"] == endpoint_id
+        assert machine["inventory"]["memory"], "the inventory went along"
+        assert run["id"] in [r["id"] for r in machine["recent_runs"]]
+    finally:
+        agent.stop()
 
 
 def test_bad_input_names_the_field_and_changes_nothing(admin: httpx.Client) -> None:

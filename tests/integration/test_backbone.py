@@ -162,11 +162,16 @@ def test_killed_agent_goes_offline_and_comes_back_without_duplicates(
     before = len(_history(controller, endpoint_id))
     process.start()
     wait_for(lambda: controller.endpoint(endpoint_id)["online"], 30, "online after restart")
-    wait_for(lambda: len(_history(controller, endpoint_id)) > before, 30, "inventory after restart")
+
+    def since_restart() -> list[dict[str, Any]]:
+        history = _history(controller, endpoint_id)  # newest first
+        return history[: len(history) - before]
+
+    # A restarted agent starts with a full snapshot. Deltas it spooled before the kill may
+    # arrive first, so wait for the snapshot rather than for any new entry.
+    wait_for(lambda: any(h["full"] for h in since_restart()), 30, "a full snapshot after restart")
     seqs = [h["seq"] for h in _history(controller, endpoint_id)]
     assert len(seqs) == len(set(seqs))
-    # A restarted agent starts with a full snapshot.
-    assert any(h["full"] for h in _history(controller, endpoint_id)[: len(seqs) - before])
 
 
 def test_spool_survives_a_controller_restart(

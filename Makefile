@@ -26,7 +26,7 @@ lint: $(VENV)/.installed
 proto: $(VENV)/.installed
 	$(BIN)/python scripts/gen_protos.py
 
-BENCHES = bench/agent_footprint.py bench/run_roundtrip.py
+BENCHES = bench/agent_footprint.py bench/run_roundtrip.py bench/desk_api.py bench/desk_queues_pg.py
 
 bench: $(VENV)/.installed
 	@for script in $(BENCHES); do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -6,7 +6,7 @@ endpoints. A site-scoped staff member (USA) also sees tickets they asked for or 
 
 from __future__ import annotations
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from controller.access.actor import Actor
@@ -22,16 +22,21 @@ def is_staff(actor: Actor) -> bool:
 def visible(query: Select[Ticket], actor: Actor) -> Select[Ticket]:
     if is_staff(actor) and actor.site_ids is None:
         return query
-    own = [Ticket.requester_id == actor.user_id]
+    # One IN over a UNION of index lookups: written as requester_id = me OR id IN (...),
+    # PostgreSQL reads every ticket to test the OR (290 ms at a million tickets, against
+    # under 1 ms this way; bench/desk_queues_pg.py).
+    own = select(Ticket.id).where(Ticket.requester_id == actor.user_id)
     if is_staff(actor):
         assert actor.site_ids is not None
-        own += [Ticket.site_id.in_(actor.site_ids), Ticket.assignee_id == actor.user_id]
-    else:
-        watching = select(ticket_watchers.c.ticket_id).where(
-            ticket_watchers.c.user_id == actor.user_id
+        reach = own.union(
+            select(Ticket.id).where(Ticket.site_id.in_(actor.site_ids)),
+            select(Ticket.id).where(Ticket.assignee_id == actor.user_id),
         )
-        own.append(Ticket.id.in_(watching))
-    return query.where(or_(*own))
+    else:
+        reach = own.union(
+            select(ticket_watchers.c.ticket_id).where(ticket_watchers.c.user_id == actor.user_id)
+        )
+    return query.where(Ticket.id.in_(reach))
 
 
 async def get_visible(session: AsyncSession, actor: Actor, ticket_id: int) -> Ticket:

@@ -467,3 +467,20 @@ def test_a_phone_call_through_the_analyst_cli(
     table = deskside("show", number)
     assert table.returncode == 0 and "Queue was paused" in table.stdout
     assert deskside("show", "99999999").returncode == 3
+
+
+def test_a_site_administrator_sees_the_tickets_of_their_sites(
+    controller: ControllerProcess, admin: httpx.Client, people: dict[str, Any]
+) -> None:
+    with _as(controller, people, "usa") as usa:
+        (site_id,) = _ok(usa.get("/me"))["site_ids"]
+        theirs = _ok(
+            admin.post("/tickets", json={"title": "at their site", "site_id": site_id}), 201
+        )
+        elsewhere = _ok(admin.post("/tickets", json={"title": "somewhere else"}), 201)
+        assert usa.get(f"/tickets/{theirs['id']}").status_code == 200
+        assert usa.get(f"/tickets/{elsewhere['id']}").status_code == 404
+        listed = {t["id"] for t in _ok(usa.get("/tickets", params={"limit": 500}))["items"]}
+        assert theirs["id"] in listed and elsewhere["id"] not in listed
+        own = _ok(usa.post("/tickets", json={"title": "my own laptop"}), 201)
+        assert usa.get(f"/tickets/{own['id']}").status_code == 200, "their own, on no site"

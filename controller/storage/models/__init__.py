@@ -10,6 +10,14 @@ from controller.storage.models.access import (
     team_members,
     user_sites,
 )
+from controller.storage.models.automation import (
+    Check,
+    CheckResult,
+    CheckState,
+    MaintenanceWindow,
+    PlaybookRun,
+    Switch,
+)
 from controller.storage.models.base import Base
 from controller.storage.models.desk import (
     Attachment,
@@ -45,6 +53,9 @@ __all__ = [
     "Base",
     "BusinessCalendar",
     "Category",
+    "Check",
+    "CheckResult",
+    "CheckState",
     "ConsoleSession",
     "Endpoint",
     "EndpointTag",
@@ -54,11 +65,14 @@ __all__ = [
     "KbArticle",
     "KbArticleVersion",
     "MailThread",
+    "MaintenanceWindow",
     "Notification",
+    "PlaybookRun",
     "RoutingRule",
     "Run",
     "Site",
     "SlaPolicy",
+    "Switch",
     "Team",
     "TeamRotation",
     "Ticket",

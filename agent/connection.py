@@ -72,6 +72,7 @@ class Session:
         on_run_request: Callable[[agent_pb2.RunRequest], None],
         on_run_cancel: Callable[[str], None],
         policy_json: bytes,
+        on_checks: Callable[[agent_pb2.CheckSet], None] | None = None,
     ) -> None:
         self._stub = agent_pb2_grpc.AgentGatewayStub(channel)
         self._spool = spool
@@ -84,6 +85,7 @@ class Session:
         self._on_run_request = on_run_request
         self._on_run_cancel = on_run_cancel
         self._policy_json = policy_json
+        self._on_checks = on_checks
 
     async def run(self) -> None:
         # The aio read/write style: no request iterator, the call is written to directly.
@@ -139,6 +141,8 @@ class Session:
                 self._on_run_request(message.run_request)
             elif message.HasField("run_cancel"):
                 self._on_run_cancel(message.run_cancel.run_id)
+            elif message.HasField("checks") and self._on_checks is not None:
+                self._on_checks(message.checks)
 
     async def _write(
         self,

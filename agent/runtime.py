@@ -22,6 +22,7 @@ from agent.state import SPOOL, Credentials, Identity
 from protos.deskside.v1 import agent_pb2
 
 if TYPE_CHECKING:
+    from agent.checks.runner import CheckRunner
     from agent.runs.executor import Executor
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,9 @@ class AgentRuntime:
         # Loaded with the first run: the catalogue brings pydantic, which an idle agent
         # has no use for (docs/PERFORMANCE.md).
         self._runs: Executor | None = None
+        # Health checks: started only once there are some (stored or received).
+        self._checks: CheckRunner | None = None
+        self._checks_task: asyncio.Task[None] | None = None
         self.spool = Spool(settings.state_dir / SPOOL, settings.spool_max_bytes)
         self._feed = InventoryFeed()
         self._intervals = Intervals()
@@ -81,6 +85,31 @@ class AgentRuntime:
     def _report_run(self, update: agent_pb2.RunUpdate) -> None:
         self._spool(agent_pb2.Durable(run_update=update))
 
+    def _report_check(self, result: agent_pb2.CheckResultMessage) -> None:
+        self._spool(agent_pb2.Durable(check_result=result))
+
+    def _checks_ready(self) -> CheckRunner:
+        if self._checks is None:
+            from agent.checks.runner import CheckRunner
+
+            self._checks = CheckRunner(
+                self._settings.state_dir, self._runs_ready, self._report_check
+            )
+            self._checks_task = asyncio.create_task(self._checks.scheduler.run())
+        return self._checks
+
+    def _checks_received(self, message: agent_pb2.CheckSet) -> None:
+        if self._checks is None and not message.checks:
+            return  # nothing stored (or a runner would exist), nothing to run
+        self._checks_ready().received(message)
+
+    def _start_stored_checks(self) -> None:
+        from agent.checks import store
+
+        stored = store.load(self._settings.state_dir)
+        if stored:
+            self._checks_ready().scheduler.replace(stored)
+
     def _send_output(self, output: agent_pb2.RunOutput) -> None:
         self._live.append(output)
         self._spooled.set()
@@ -95,6 +124,7 @@ class AgentRuntime:
     async def run(self, stop: asyncio.Event) -> None:
         if self._journal.unfinished():
             self._runs_ready().report_interrupted()
+        self._start_stored_checks()
         tasks = [
             asyncio.create_task(self._inventory_loop()),
             asyncio.create_task(self._connection_loop()),
@@ -104,6 +134,10 @@ class AgentRuntime:
         finally:
             for task in tasks:
                 task.cancel()
+            if self._checks is not None and self._checks_task is not None:
+                self._checks_task.cancel()
+                await self._checks.scheduler.close()
+                await asyncio.gather(self._checks_task, return_exceptions=True)
             if self._runs is not None:
                 self._runs.close()
                 await asyncio.sleep(0)  # let cancelled runs record that they were interrupted
@@ -160,6 +194,7 @@ class AgentRuntime:
                 on_run_request=self._run_requested,
                 on_run_cancel=self._cancel_requested,
                 policy_json=self._policy.as_json(),
+                on_checks=self._checks_received,
             )
             try:
                 await session.run()

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from controller.access.authn import ensure_first_admin
+from controller.automation.fixer import playbook_fixer
+from controller.automation.loop import Loop
+from controller.checks.hub import CheckHub
+from controller.errors import ConfigError
 from controller.fleet.presence import Presence
 from controller.pki import CertificateAuthority
+from controller.playbooks.engine import Engine as PlaybookEngine
+from controller.playbooks.loader import Library, PlaybookError
 from controller.runs.dispatch import Dispatcher
 from controller.runs.output import OutputHub, run_owner
 from controller.settings import Settings
@@ -32,6 +38,18 @@ class Controller:
     # Where agents dial, once the gRPC port is bound (port 0 picks one).
     agent_address: str = ""
     enroll_address: str = ""
+    # The playbook library (validated at start) and the engine that plays it.
+    playbooks: PlaybookEngine | None = None
+    # Health checks: results in, check sets out (controller/checks/hub.py).
+    checks: CheckHub = field(init=False)
+    # Failing checks into tickets and fixes (controller/automation/loop.py).
+    loop: Loop = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.checks = CheckHub(self.sessions, self.presence)
+        fixer = playbook_fixer(self.playbooks) if self.playbooks is not None else None
+        self.loop = Loop(self.sessions, fixer)
+        self.checks.on_change = self.loop.on_change
 
     def enroll_command(self, token: str, ca_hash: str) -> str:
         """The command that enrols an agent; --enroll-address only where the default is wrong."""
@@ -55,6 +73,10 @@ class Controller:
 async def build_controller(settings: Settings) -> Controller:
     """Open the database (migrated to the newest schema), the CA and the first admin."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        library = Library.load()  # a broken shipped playbook stops the start, saying where
+    except PlaybookError as exc:
+        raise ConfigError(f"playbooks: {exc}") from None
     engine = create_engine(settings.resolved_database_url)
     await migrate.upgrade(engine)
     sessions = session_factory(engine)
@@ -67,12 +89,16 @@ async def build_controller(settings: Settings) -> Controller:
         log.warning("first start: the admin's API token is %s (shown once)", created)
     # Heartbeats come every half window; flushing each quarter keeps last_seen fresh.
     presence = Presence(sessions, flush_interval_s=settings.heartbeat_interval_s / 4)
+    dispatcher = Dispatcher(sessions, presence)
+    playbooks = PlaybookEngine(sessions, dispatcher, library)
+    await playbooks.interrupt_left_running()
     return Controller(
         settings,
         engine,
         sessions,
         ca,
         presence,
-        Dispatcher(sessions, presence),
+        dispatcher,
         OutputHub(run_owner(sessions)),
+        playbooks=playbooks,
     )

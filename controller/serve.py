@@ -120,6 +120,7 @@ async def serve(settings: Settings) -> None:
         asyncio.create_task(controller.dispatcher.run()),
         asyncio.create_task(delivery.run()),
         asyncio.create_task(DeskSweeper(controller.sessions).run()),
+        asyncio.create_task(controller.loop.run()),
     ]
     http_task = asyncio.create_task(http.serve(sockets=[http_socket]))
     while not http.started and not http_task.done():  # noqa: ASYNC110 - uvicorn has no event
@@ -151,6 +152,8 @@ async def serve(settings: Settings) -> None:
         await grpc_server.stop(GRPC_GRACE_S)
         if mail_server is not None:
             mail_server.close()
+        if controller.playbooks is not None:
+            await controller.playbooks.close()  # what still plays ends as interrupted
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)

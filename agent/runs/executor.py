@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from agent.actions import IMPLEMENTATIONS
 from agent.actions.context import ActionContext, Stopped
@@ -173,6 +174,30 @@ class Executor:
         log.info(
             "run %s (%s) %s", run_id, request.action, "succeeded" if result.ok else result.error
         )
+
+    async def perform(self, action: str, params: dict[str, Any], timeout_s: float) -> ActionResult:
+        """One action for a health check: validated and policed like a run, never journaled
+        (a check is measured again on schedule, not resumed)."""
+        request = agent_pb2.RunRequest(action=action, params_json=json.dumps(params).encode())
+        refusal, model = self._refusal(request)
+        if refusal is not None:
+            return refusal
+        context = ActionContext()
+        loop = asyncio.get_running_loop()
+        work = loop.run_in_executor(self._pool, IMPLEMENTATIONS[action], model, context)
+        try:
+            return await asyncio.wait_for(work, timeout_s)
+        except TimeoutError:
+            context.stop()
+            return ActionResult.failure("timeout", f"no result within {timeout_s:g} s")
+        except asyncio.CancelledError:
+            context.stop()
+            raise
+        except Stopped as exc:
+            return ActionResult.failure("timeout", str(exc))
+        except Exception as exc:
+            log.exception("check action %s crashed", action)
+            return ActionResult.failure("failed", f"{type(exc).__name__}: {exc}")
 
     def close(self) -> None:
         self._closing = True

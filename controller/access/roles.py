@@ -39,6 +39,8 @@ class Permission(enum.StrEnum):
     KB_READ = "kb:read"  # published articles (staff also see drafts)
     KB_WRITE = "kb:write"  # write and edit drafts
     KB_PUBLISH = "kb:publish"
+    CHECKS_READ = "checks:read"  # health checks, their results and states
+    CHECKS_WRITE = "checks:write"  # create, change, delete checks (a USA: on their sites)
 
 
 P = Permission
@@ -52,14 +54,19 @@ _STAFF_READ = {
     P.TICKETS_OWN,
     P.TICKETS_READ,
     P.KB_READ,
+    P.CHECKS_READ,
 }
 _HANDS = {P.RUNS_CREATE, P.TICKETS_WRITE, P.KB_WRITE}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.REQUESTER: frozenset({P.TICKETS_OWN, P.KB_READ}),
     Role.TIER1: frozenset(_STAFF_READ | _HANDS),
-    Role.TIER2: frozenset(_STAFF_READ | _HANDS | {P.ENDPOINTS_WRITE, P.RUNS_APPROVE, P.KB_PUBLISH}),
-    Role.USA: frozenset(_STAFF_READ | _HANDS | {P.ENDPOINTS_WRITE, P.ENDPOINTS_REVOKE, P.ENROLL}),
+    Role.TIER2: frozenset(
+        _STAFF_READ | _HANDS | {P.ENDPOINTS_WRITE, P.RUNS_APPROVE, P.KB_PUBLISH, P.CHECKS_WRITE}
+    ),
+    Role.USA: frozenset(
+        _STAFF_READ | _HANDS | {P.ENDPOINTS_WRITE, P.ENDPOINTS_REVOKE, P.ENROLL, P.CHECKS_WRITE}
+    ),
     Role.ADMIN: frozenset(Permission),
     Role.AUDITOR: frozenset(_STAFF_READ | {P.TOKENS_READ_ALL, P.AUDIT_READ}),
 }

@@ -10,13 +10,16 @@ from controller.api.request_id import RequestIdMiddleware
 from controller.api.routes import (
     audit,
     auth,
+    automation,
     calendars,
     categories,
+    checks,
     endpoints,
     enrollment_tokens,
     health,
     kb,
     me,
+    playbooks,
     routing_rules,
     runs,
     sites,
@@ -48,6 +51,7 @@ def create_app(controller: Controller) -> FastAPI:
         endpoints,
         enrollment_tokens,
         runs,
+        playbooks,
         sites,
         users,
         teams,
@@ -61,6 +65,8 @@ def create_app(controller: Controller) -> FastAPI:
         sla_policies,
         routing_rules,
         webhooks,
+        checks,
+        automation,
     ):
         api.include_router(module.router)
     api.include_router(tickets.queue_router)

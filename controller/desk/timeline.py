@@ -31,6 +31,8 @@ KINDS = frozenset(
         "link",
         "attachment",
         "follow_up",
+        "check",
+        "playbook",
     }
 )
 MAX_ENTRIES = 5000

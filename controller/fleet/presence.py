@@ -37,6 +37,10 @@ class Presence:
     def connection(self, endpoint_id: str) -> Connection | None:
         return self._live.get(endpoint_id)
 
+    def connected_ids(self) -> list[str]:
+        """The endpoints with a stream to this controller process."""
+        return list(self._live)
+
     async def connected(
         self,
         endpoint_id: str,

@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator
 
 import grpc
 
+from controller.checks.results import Measured
+from controller.checks.targets import CheckOrder
 from controller.container import Controller
 from controller.errors import Unauthenticated
 from controller.fleet import enrollment
@@ -71,6 +73,22 @@ class AgentConnection:
 
     def cancel_run(self, run_id: str) -> None:
         self.send(agent_pb2.ControllerMessage(run_cancel=agent_pb2.RunCancel(run_id=run_id)))
+
+    def send_checks(self, orders: list[CheckOrder]) -> None:
+        definitions = [
+            agent_pb2.CheckDefinition(
+                id=o.id,
+                name=o.name,
+                check=o.check,
+                params_json=json.dumps(o.params).encode(),
+                thresholds_json=json.dumps(o.thresholds).encode(),
+                interval_s=o.interval_s,
+                cron=o.cron,
+                version=o.version,
+            )
+            for o in orders
+        ]
+        self.send(agent_pb2.ControllerMessage(checks=agent_pb2.CheckSet(checks=definitions)))
 
 
 def _time(ms: int) -> dt.datetime:
@@ -134,6 +152,7 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
         )
         log.info("agent %s connected from %s", endpoint_id, context.peer())
         await self._controller.dispatcher.endpoint_connected(endpoint_id)
+        await self._controller.checks.send_set(endpoint_id, connection)
         writer = asyncio.create_task(self._write(connection, context))
         reader = asyncio.create_task(self._read(connection, context))
         try:
@@ -182,6 +201,8 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
     async def _durable(self, connection: AgentConnection, durable: agent_pb2.Durable) -> None:
         if durable.HasField("run_update"):
             await self._run_update(connection, durable.seq, durable.run_update)
+        elif durable.HasField("check_result"):
+            await self._check_result(connection, durable.seq, durable.check_result)
         elif durable.HasField("inventory"):
             try:
                 msg = _inventory_message(durable.seq, durable.inventory)
@@ -227,3 +248,28 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
         connection.send(agent_pb2.ControllerMessage(ack=agent_pb2.Ack(seq=seq)))
         if stored is not None and stored.state != "running":
             dispatcher.ended(update.run_id, stored)
+
+    async def _check_result(
+        self, connection: AgentConnection, seq: int, result: agent_pb2.CheckResultMessage
+    ) -> None:
+        def decoded(raw: bytes) -> object:
+            try:
+                return json.loads(raw) if raw else None
+            except ValueError:
+                return {"unreadable": "the agent sent unreadable JSON"}
+
+        evidence = decoded(result.evidence_json)
+        await self._controller.checks.store(
+            Measured(
+                endpoint_id=connection.endpoint_id,
+                seq=seq,
+                check_id=result.check_id,
+                version=result.version,
+                status=result.status,
+                value=decoded(result.value_json),
+                message=result.message,
+                evidence=evidence if isinstance(evidence, dict) else {"raw": evidence},
+                at=_time(result.at_ms),
+            )
+        )
+        connection.send(agent_pb2.ControllerMessage(ack=agent_pb2.Ack(seq=seq)))

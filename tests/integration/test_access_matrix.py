@@ -22,6 +22,8 @@ STAFF = {"tier1", "tier2", "usa", "admin", "auditor"}
 ADMIN = {"admin"}
 HANDS = {"tier1", "tier2", "usa", "admin"}  # who may ask endpoints to act
 
+CHECK_WRITERS = {"tier2", "usa", "admin"}
+
 EXPECTED: dict[tuple[str, str], set[str] | str] = {
     ("GET", "/api/v1/health"): PUBLIC,
     ("POST", "/api/v1/auth/login"): PUBLIC,
@@ -110,6 +112,27 @@ EXPECTED: dict[tuple[str, str], set[str] | str] = {
     ("GET", "/api/v1/webhooks/{webhook_id}"): ADMIN,
     ("PATCH", "/api/v1/webhooks/{webhook_id}"): ADMIN,
     ("DELETE", "/api/v1/webhooks/{webhook_id}"): ADMIN,
+    ("GET", "/api/v1/checks"): STAFF,
+    ("POST", "/api/v1/checks"): CHECK_WRITERS,
+    ("GET", "/api/v1/checks/{check_id}"): STAFF,
+    ("PATCH", "/api/v1/checks/{check_id}"): CHECK_WRITERS,
+    ("DELETE", "/api/v1/checks/{check_id}"): CHECK_WRITERS,
+    ("GET", "/api/v1/checks/{check_id}/results"): STAFF,
+    ("GET", "/api/v1/endpoints/{endpoint_id}/checks"): STAFF,
+    ("GET", "/api/v1/incidents"): STAFF,
+    ("POST", "/api/v1/incidents/{check_id}/{endpoint_id}/silence"): CHECK_WRITERS,
+    ("POST", "/api/v1/incidents/{check_id}/{endpoint_id}/acknowledge"): HANDS,
+    ("GET", "/api/v1/maintenance-windows"): STAFF,
+    ("POST", "/api/v1/maintenance-windows"): CHECK_WRITERS,
+    ("DELETE", "/api/v1/maintenance-windows/{window_id}"): CHECK_WRITERS,
+    ("GET", "/api/v1/automation"): STAFF,
+    ("PUT", "/api/v1/automation"): ADMIN,
+    ("GET", "/api/v1/playbooks"): STAFF,
+    ("GET", "/api/v1/playbooks/{name}"): STAFF,
+    ("GET", "/api/v1/playbook-runs"): STAFF,
+    ("POST", "/api/v1/playbook-runs"): HANDS,
+    ("GET", "/api/v1/playbook-runs/{run_id}"): STAFF,
+    ("POST", "/api/v1/playbook-runs/{run_id}/cancel"): HANDS,
 }
 
 

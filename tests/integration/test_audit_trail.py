@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 from pathlib import Path
@@ -13,6 +14,8 @@ from processes import AgentProcess, ControllerProcess
 from sql import query
 
 PASSWORD = "audit trail passphrase"
+NOW = dt.datetime.now(dt.UTC).isoformat()
+IN_AN_HOUR = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
 # Each write route, in an order where earlier steps create what later ones need.
 # (method, path, body, expected action, expected object type[, who asks])
 STEPS: list[tuple[Any, ...]] = [
@@ -164,6 +167,46 @@ STEPS: list[tuple[Any, ...]] = [
         "tier1",
     ),
     ("POST", "/runs/{run}/deny", None, "deny", "run"),
+    (
+        "POST",
+        "/checks",
+        {
+            "name": "audited spooler",
+            "check": "service.running",
+            "params": {"name": "cups"},
+            "endpoint_ids": ["{endpoint}"],
+            "interval_s": 60,
+        },
+        "create",
+        "check",
+    ),
+    ("PATCH", "/checks/{check}", {"interval_s": 120}, "update", "check"),
+    (
+        "POST",
+        "/incidents/{check}/{endpoint}/silence",
+        {"until": IN_AN_HOUR, "reason": "known noise"},
+        "silence",
+        "check_state",
+    ),
+    ("POST", "/incidents/{check}/{endpoint}/acknowledge", None, "acknowledge", "check_state"),
+    (
+        "POST",
+        "/maintenance-windows",
+        {"endpoint_id": "{endpoint}", "starts_at": NOW, "ends_at": IN_AN_HOUR, "reason": "patch"},
+        "create",
+        "maintenance_window",
+    ),
+    ("DELETE", "/maintenance-windows/{maintenance_window}", None, "close", "maintenance_window"),
+    ("PUT", "/automation", {"paused": True, "reason": "audit walk"}, "pause", "automation"),
+    (
+        "POST",
+        "/playbook-runs",
+        {"playbook": "slow-machine", "endpoint_id": "{endpoint}", "dry_run": True},
+        "request",
+        "playbook_run",
+    ),
+    ("POST", "/playbook-runs/{playbook_run}/cancel", None, "cancel", "playbook_run"),
+    ("DELETE", "/checks/{check}", None, "delete", "check"),
     ("POST", "/endpoints/{endpoint}/revoke", None, "revoke", "endpoint"),
     ("PATCH", "/me", {"full_name": "The Admin"}, "update", "user"),
     ("DELETE", "/teams/{team}", None, "delete", "team"),
@@ -187,7 +230,7 @@ def _fill(value: Any, ids: dict[str, Any]) -> Any:
 
 @pytest.fixture(scope="module")
 def walk(
-    controller: ControllerProcess, tmp_path_factory: pytest.TempPathFactory
+    controller: ControllerProcess, tmp_path_factory: pytest.TempPathFactory, database: str
 ) -> list[dict[str, Any]]:
     """Run every step; return, per step, the events recorded under its request ID."""
     ids: dict[str, Any] = {}
@@ -206,6 +249,16 @@ def walk(
                 agent = AgentProcess(Path(tmp_path_factory.mktemp("audit")) / "agent")
                 ids["endpoint"] = agent.enroll(
                     controller, controller.enrollment_token(site_id=ids["site"])
+                )
+            if path.startswith("/incidents/") and "incident" not in ids:
+                # A failing check needs an agent's result; the walk's agent does not run.
+                ids["incident"] = query(
+                    database,
+                    "INSERT INTO check_states (check_id, endpoint_id, status, since, fixes,"
+                    " escalated) VALUES ($1, $2, 'fail', $3, '[]', false) RETURNING check_id",
+                    ids["check"],
+                    ids["endpoint"],
+                    dt.datetime.now(dt.UTC),
                 )
             request_id = f"audit-{uuid.uuid4().hex[:10]}"
             headers = {"X-Request-ID": request_id}
@@ -227,8 +280,8 @@ def walk(
             created = response.json() if response.status_code == 201 else {}
             if "id" in created:
                 ids[kind] = created["id"]
-            elif created.get("items"):  # POST /runs answers with the runs it created
-                ids["run"] = created["items"][0]["id"]
+            elif created.get("items"):  # POST /runs and /playbook-runs answer with a list
+                ids[kind] = created["items"][0]["id"]
             events = admin.get("/audit", params={"request_id": request_id}).json()["items"]
             results.append(
                 {"step": (method, path), "action": action, "kind": kind, "events": events}

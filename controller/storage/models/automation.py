@@ -120,9 +120,7 @@ class MaintenanceWindow(Base):
     __tablename__ = "maintenance_windows"
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
-    endpoint_id: Mapped[str | None] = mapped_column(
-        ForeignKey("endpoints.id", ondelete="CASCADE")
-    )
+    endpoint_id: Mapped[str | None] = mapped_column(ForeignKey("endpoints.id", ondelete="CASCADE"))
     starts_at: Mapped[dt.datetime]
     ends_at: Mapped[dt.datetime] = mapped_column(index=True)
     reason: Mapped[str] = mapped_column(Text, default="")

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eprotos/deskside/v1/agent.proto\x12\x0b\x64\x65skside.v1\"d\n\rEnrollRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0f\n\x07\x63sr_pem\x18\x02 \x01(\x0c\x12\x10\n\x08hostname\x18\x03 \x01(\t\x12\x15\n\ragent_version\x18\x04 \x01(\t\x12\n\n\x02os\x18\x05 \x01(\t\"j\n\x0e\x45nrollResponse\x12\x13\n\x0b\x65ndpoint_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63\x65rtificate_pem\x18\x02 \x01(\x0c\x12\x0e\n\x06\x63\x61_pem\x18\x03 \x01(\x0c\x12\x0c\n\x04site\x18\x04 \x01(\t\x12\x0c\n\x04tags\x18\x05 \x03(\t\"\xbf\x01\n\x0c\x41gentMessage\x12#\n\x05hello\x18\x01 \x01(\x0b\x32\x12.deskside.v1.HelloH\x00\x12+\n\theartbeat\x18\x02 \x01(\x0b\x32\x16.deskside.v1.HeartbeatH\x00\x12\'\n\x07\x64urable\x18\x03 \x01(\x0b\x32\x14.deskside.v1.DurableH\x00\x12,\n\nrun_output\x18\x04 \x01(\x0b\x32\x16.deskside.v1.RunOutputH\x00\x42\x06\n\x04\x62ody\"y\n\x05Hello\x12\x15\n\ragent_version\x18\x01 \x01(\t\x12\x16\n\x0elast_acked_seq\x18\x02 \x01(\x04\x12\x10\n\x08hostname\x18\x03 \x01(\t\x12\x1a\n\x12inventory_base_seq\x18\x04 \x01(\x04\x12\x13\n\x0bpolicy_json\x18\x05 \x01(\x0c\"\x1f\n\tHeartbeat\x12\x12\n\nsent_at_ms\x18\x01 \x01(\x03\"|\n\x07\x44urable\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12+\n\tinventory\x18\x02 \x01(\x0b\x32\x16.deskside.v1.InventoryH\x00\x12,\n\nrun_update\x18\x03 \x01(\x0b\x32\x16.deskside.v1.RunUpdateH\x00\x42\t\n\x07payload\"e\n\tRunUpdate\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12\x13\n\x0bresult_json\x18\x03 \x01(\x0c\x12\r\n\x05\x61t_ms\x18\x04 \x01(\x03\x12\x15\n\rstarted_at_ms\x18\x05 \x01(\x03\":\n\tRunOutput\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x04\x12\r\n\x05\x63hunk\x18\x03 \x01(\x0c\"\xc7\x01\n\tInventory\x12\x0c\n\x04\x66ull\x18\x01 \x01(\x08\x12\x10\n\x08\x62\x61se_seq\x18\x02 \x01(\x04\x12\x17\n\x0f\x63ollected_at_ms\x18\x03 \x01(\x03\x12\x36\n\x08sections\x18\x04 \x03(\x0b\x32$.deskside.v1.Inventory.SectionsEntry\x12\x18\n\x10removed_sections\x18\x05 \x03(\t\x1a/\n\rSectionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c:\x02\x38\x01\"\xff\x01\n\x11\x43ontrollerMessage\x12\'\n\x07welcome\x18\x01 \x01(\x0b\x32\x14.deskside.v1.WelcomeH\x00\x12\x1f\n\x03\x61\x63k\x18\x02 \x01(\x0b\x32\x10.deskside.v1.AckH\x00\x12:\n\x11inventory_request\x18\x03 \x01(\x0b\x32\x1d.deskside.v1.InventoryRequestH\x00\x12.\n\x0brun_request\x18\x04 \x01(\x0b\x32\x17.deskside.v1.RunRequestH\x00\x12,\n\nrun_cancel\x18\x05 \x01(\x0b\x32\x16.deskside.v1.RunCancelH\x00\x42\x06\n\x04\x62ody\"}\n\nRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x13\n\x0bparams_json\x18\x03 \x01(\x0c\x12\x0f\n\x07\x64ry_run\x18\x04 \x01(\x08\x12\x12\n\ntimeout_ms\x18\x05 \x01(\r\x12\x15\n\rexpires_at_ms\x18\x06 \x01(\x03\"\x1b\n\tRunCancel\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"\x9d\x01\n\x07Welcome\x12\x13\n\x0b\x65ndpoint_id\x18\x01 \x01(\t\x12\x10\n\x08last_seq\x18\x02 \x01(\x04\x12\x15\n\rinventory_seq\x18\x03 \x01(\x04\x12\x1d\n\x15heartbeat_interval_ms\x18\x04 \x01(\r\x12\x1d\n\x15inventory_interval_ms\x18\x05 \x01(\r\x12\x16\n\x0eserver_time_ms\x18\x06 \x01(\x03\"\x12\n\x03\x41\x63k\x12\x0b\n\x03seq\x18\x01 \x01(\x04\" \n\x10InventoryRequest\x12\x0c\n\x04\x66ull\x18\x01 \x01(\x08\x32O\n\nEnrollment\x12\x41\n\x06\x45nroll\x12\x1a.deskside.v1.EnrollRequest\x1a\x1b.deskside.v1.EnrollResponse2X\n\x0c\x41gentGateway\x12H\n\x07\x43onnect\x12\x19.deskside.v1.AgentMessage\x1a\x1e.deskside.v1.ControllerMessage(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eprotos/deskside/v1/agent.proto\x12\x0b\x64\x65skside.v1\"d\n\rEnrollRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0f\n\x07\x63sr_pem\x18\x02 \x01(\x0c\x12\x10\n\x08hostname\x18\x03 \x01(\t\x12\x15\n\ragent_version\x18\x04 \x01(\t\x12\n\n\x02os\x18\x05 \x01(\t\"j\n\x0e\x45nrollResponse\x12\x13\n\x0b\x65ndpoint_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63\x65rtificate_pem\x18\x02 \x01(\x0c\x12\x0e\n\x06\x63\x61_pem\x18\x03 \x01(\x0c\x12\x0c\n\x04site\x18\x04 \x01(\t\x12\x0c\n\x04tags\x18\x05 \x03(\t\"\xbf\x01\n\x0c\x41gentMessage\x12#\n\x05hello\x18\x01 \x01(\x0b\x32\x12.deskside.v1.HelloH\x00\x12+\n\theartbeat\x18\x02 \x01(\x0b\x32\x16.deskside.v1.HeartbeatH\x00\x12\'\n\x07\x64urable\x18\x03 \x01(\x0b\x32\x14.deskside.v1.DurableH\x00\x12,\n\nrun_output\x18\x04 \x01(\x0b\x32\x16.deskside.v1.RunOutputH\x00\x42\x06\n\x04\x62ody\"y\n\x05Hello\x12\x15\n\ragent_version\x18\x01 \x01(\t\x12\x16\n\x0elast_acked_seq\x18\x02 \x01(\x04\x12\x10\n\x08hostname\x18\x03 \x01(\t\x12\x1a\n\x12inventory_base_seq\x18\x04 \x01(\x04\x12\x13\n\x0bpolicy_json\x18\x05 \x01(\x0c\"\x1f\n\tHeartbeat\x12\x12\n\nsent_at_ms\x18\x01 \x01(\x03\"\xb5\x01\n\x07\x44urable\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12+\n\tinventory\x18\x02 \x01(\x0b\x32\x16.deskside.v1.InventoryH\x00\x12,\n\nrun_update\x18\x03 \x01(\x0b\x32\x16.deskside.v1.RunUpdateH\x00\x12\x37\n\x0c\x63heck_result\x18\x04 \x01(\x0b\x32\x1f.deskside.v1.CheckResultMessageH\x00\x42\t\n\x07payload\"\x92\x01\n\x12\x43heckResultMessage\x12\x10\n\x08\x63heck_id\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x12\n\nvalue_json\x18\x04 \x01(\x0c\x12\x0f\n\x07message\x18\x05 \x01(\t\x12\x15\n\revidence_json\x18\x06 \x01(\x0c\x12\r\n\x05\x61t_ms\x18\x07 \x01(\x03\"e\n\tRunUpdate\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12\x13\n\x0bresult_json\x18\x03 \x01(\x0c\x12\r\n\x05\x61t_ms\x18\x04 \x01(\x03\x12\x15\n\rstarted_at_ms\x18\x05 \x01(\x03\":\n\tRunOutput\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x04\x12\r\n\x05\x63hunk\x18\x03 \x01(\x0c\"\xc7\x01\n\tInventory\x12\x0c\n\x04\x66ull\x18\x01 \x01(\x08\x12\x10\n\x08\x62\x61se_seq\x18\x02 \x01(\x04\x12\x17\n\x0f\x63ollected_at_ms\x18\x03 \x01(\x03\x12\x36\n\x08sections\x18\x04 \x03(\x0b\x32$.deskside.v1.Inventory.SectionsEntry\x12\x18\n\x10removed_sections\x18\x05 \x03(\t\x1a/\n\rSectionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c:\x02\x38\x01\"\xa8\x02\n\x11\x43ontrollerMessage\x12\'\n\x07welcome\x18\x01 \x01(\x0b\x32\x14.deskside.v1.WelcomeH\x00\x12\x1f\n\x03\x61\x63k\x18\x02 \x01(\x0b\x32\x10.deskside.v1.AckH\x00\x12:\n\x11inventory_request\x18\x03 \x01(\x0b\x32\x1d.deskside.v1.InventoryRequestH\x00\x12.\n\x0brun_request\x18\x04 \x01(\x0b\x32\x17.deskside.v1.RunRequestH\x00\x12,\n\nrun_cancel\x18\x05 \x01(\x0b\x32\x16.deskside.v1.RunCancelH\x00\x12\'\n\x06\x63hecks\x18\x06 \x01(\x0b\x32\x15.deskside.v1.CheckSetH\x00\x42\x06\n\x04\x62ody\"8\n\x08\x43heckSet\x12,\n\x06\x63hecks\x18\x01 \x03(\x0b\x32\x1c.deskside.v1.CheckDefinition\"\x9b\x01\n\x0f\x43heckDefinition\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05\x63heck\x18\x03 \x01(\t\x12\x13\n\x0bparams_json\x18\x04 \x01(\x0c\x12\x17\n\x0fthresholds_json\x18\x05 \x01(\x0c\x12\x12\n\ninterval_s\x18\x06 \x01(\r\x12\x0c\n\x04\x63ron\x18\x07 \x01(\t\x12\x0f\n\x07version\x18\x08 \x01(\x04\"}\n\nRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x13\n\x0bparams_json\x18\x03 \x01(\x0c\x12\x0f\n\x07\x64ry_run\x18\x04 \x01(\x08\x12\x12\n\ntimeout_ms\x18\x05 \x01(\r\x12\x15\n\rexpires_at_ms\x18\x06 \x01(\x03\"\x1b\n\tRunCancel\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"\x9d\x01\n\x07Welcome\x12\x13\n\x0b\x65ndpoint_id\x18\x01 \x01(\t\x12\x10\n\x08last_seq\x18\x02 \x01(\x04\x12\x15\n\rinventory_seq\x18\x03 \x01(\x04\x12\x1d\n\x15heartbeat_interval_ms\x18\x04 \x01(\r\x12\x1d\n\x15inventory_interval_ms\x18\x05 \x01(\r\x12\x16\n\x0eserver_time_ms\x18\x06 \x01(\x03\"\x12\n\x03\x41\x63k\x12\x0b\n\x03seq\x18\x01 \x01(\x04\" \n\x10InventoryRequest\x12\x0c\n\x04\x66ull\x18\x01 \x01(\x08\x32O\n\nEnrollment\x12\x41\n\x06\x45nroll\x12\x1a.deskside.v1.EnrollRequest\x1a\x1b.deskside.v1.EnrollResponse2X\n\x0c\x41gentGateway\x12H\n\x07\x43onnect\x12\x19.deskside.v1.AgentMessage\x1a\x1e.deskside.v1.ControllerMessage(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,30 +43,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_HELLO']._serialized_end=572
   _globals['_HEARTBEAT']._serialized_start=574
   _globals['_HEARTBEAT']._serialized_end=605
-  _globals['_DURABLE']._serialized_start=607
-  _globals['_DURABLE']._serialized_end=731
-  _globals['_RUNUPDATE']._serialized_start=733
-  _globals['_RUNUPDATE']._serialized_end=834
-  _globals['_RUNOUTPUT']._serialized_start=836
-  _globals['_RUNOUTPUT']._serialized_end=894
-  _globals['_INVENTORY']._serialized_start=897
-  _globals['_INVENTORY']._serialized_end=1096
-  _globals['_INVENTORY_SECTIONSENTRY']._serialized_start=1049
-  _globals['_INVENTORY_SECTIONSENTRY']._serialized_end=1096
-  _globals['_CONTROLLERMESSAGE']._serialized_start=1099
-  _globals['_CONTROLLERMESSAGE']._serialized_end=1354
-  _globals['_RUNREQUEST']._serialized_start=1356
-  _globals['_RUNREQUEST']._serialized_end=1481
-  _globals['_RUNCANCEL']._serialized_start=1483
-  _globals['_RUNCANCEL']._serialized_end=1510
-  _globals['_WELCOME']._serialized_start=1513
-  _globals['_WELCOME']._serialized_end=1670
-  _globals['_ACK']._serialized_start=1672
-  _globals['_ACK']._serialized_end=1690
-  _globals['_INVENTORYREQUEST']._serialized_start=1692
-  _globals['_INVENTORYREQUEST']._serialized_end=1724
-  _globals['_ENROLLMENT']._serialized_start=1726
-  _globals['_ENROLLMENT']._serialized_end=1805
-  _globals['_AGENTGATEWAY']._serialized_start=1807
-  _globals['_AGENTGATEWAY']._serialized_end=1895
+  _globals['_DURABLE']._serialized_start=608
+  _globals['_DURABLE']._serialized_end=789
+  _globals['_CHECKRESULTMESSAGE']._serialized_start=792
+  _globals['_CHECKRESULTMESSAGE']._serialized_end=938
+  _globals['_RUNUPDATE']._serialized_start=940
+  _globals['_RUNUPDATE']._serialized_end=1041
+  _globals['_RUNOUTPUT']._serialized_start=1043
+  _globals['_RUNOUTPUT']._serialized_end=1101
+  _globals['_INVENTORY']._serialized_start=1104
+  _globals['_INVENTORY']._serialized_end=1303
+  _globals['_INVENTORY_SECTIONSENTRY']._serialized_start=1256
+  _globals['_INVENTORY_SECTIONSENTRY']._serialized_end=1303
+  _globals['_CONTROLLERMESSAGE']._serialized_start=1306
+  _globals['_CONTROLLERMESSAGE']._serialized_end=1602
+  _globals['_CHECKSET']._serialized_start=1604
+  _globals['_CHECKSET']._serialized_end=1660
+  _globals['_CHECKDEFINITION']._serialized_start=1663
+  _globals['_CHECKDEFINITION']._serialized_end=1818
+  _globals['_RUNREQUEST']._serialized_start=1820
+  _globals['_RUNREQUEST']._serialized_end=1945
+  _globals['_RUNCANCEL']._serialized_start=1947
+  _globals['_RUNCANCEL']._serialized_end=1974
+  _globals['_WELCOME']._serialized_start=1977
+  _globals['_WELCOME']._serialized_end=2134
+  _globals['_ACK']._serialized_start=2136
+  _globals['_ACK']._serialized_end=2154
+  _globals['_INVENTORYREQUEST']._serialized_start=2156
+  _globals['_INVENTORYREQUEST']._serialized_end=2188
+  _globals['_ENROLLMENT']._serialized_start=2190
+  _globals['_ENROLLMENT']._serialized_end=2269
+  _globals['_AGENTGATEWAY']._serialized_start=2271
+  _globals['_AGENTGATEWAY']._serialized_end=2359
 # @@protoc_insertion_point(module_scope)

@@ -185,27 +185,76 @@ class Durable(_message.Message):
     SEQ_FIELD_NUMBER: _builtins.int
     INVENTORY_FIELD_NUMBER: _builtins.int
     RUN_UPDATE_FIELD_NUMBER: _builtins.int
+    CHECK_RESULT_FIELD_NUMBER: _builtins.int
     seq: _builtins.int
     @_builtins.property
     def inventory(self) -> Global___Inventory: ...
     @_builtins.property
     def run_update(self) -> Global___RunUpdate: ...
+    @_builtins.property
+    def check_result(self) -> Global___CheckResultMessage: ...
     def __init__(
         self,
         *,
         seq: _builtins.int = ...,
         inventory: Global___Inventory | None = ...,
         run_update: Global___RunUpdate | None = ...,
+        check_result: Global___CheckResultMessage | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["inventory", b"inventory", "payload", b"payload", "run_update", b"run_update"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["check_result", b"check_result", "inventory", b"inventory", "payload", b"payload", "run_update", b"run_update"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["inventory", b"inventory", "payload", b"payload", "run_update", b"run_update", "seq", b"seq"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["check_result", b"check_result", "inventory", b"inventory", "payload", b"payload", "run_update", b"run_update", "seq", b"seq"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["inventory", "run_update"]  # noqa: Y015
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["inventory", "run_update", "check_result"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
 
 Global___Durable: _TypeAlias = Durable  # noqa: Y015
+
+@_typing.final
+class CheckResultMessage(_message.Message):
+    """One evaluation of a health check, made by the agent on its own schedule (also while
+    the controller cannot be reached: spooled like every durable message).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHECK_ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    VALUE_JSON_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    EVIDENCE_JSON_FIELD_NUMBER: _builtins.int
+    AT_MS_FIELD_NUMBER: _builtins.int
+    check_id: _builtins.int
+    version: _builtins.int
+    """The version of the definition the agent evaluated (CheckDefinition.version)."""
+    status: _builtins.str
+    """ok, warn, fail or error"""
+    value_json: _builtins.bytes
+    """The measured value (JSON): free percent, days left, the value found, ..."""
+    message: _builtins.str
+    evidence_json: _builtins.bytes
+    """What the check saw (JSON): the action, its params, its output and data, bounded."""
+    at_ms: _builtins.int
+    def __init__(
+        self,
+        *,
+        check_id: _builtins.int = ...,
+        version: _builtins.int = ...,
+        status: _builtins.str = ...,
+        value_json: _builtins.bytes = ...,
+        message: _builtins.str = ...,
+        evidence_json: _builtins.bytes = ...,
+        at_ms: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at_ms", b"at_ms", "check_id", b"check_id", "evidence_json", b"evidence_json", "message", b"message", "status", b"status", "value_json", b"value_json", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckResultMessage: _TypeAlias = CheckResultMessage  # noqa: Y015
 
 @_typing.final
 class RunUpdate(_message.Message):
@@ -347,6 +396,7 @@ class ControllerMessage(_message.Message):
     INVENTORY_REQUEST_FIELD_NUMBER: _builtins.int
     RUN_REQUEST_FIELD_NUMBER: _builtins.int
     RUN_CANCEL_FIELD_NUMBER: _builtins.int
+    CHECKS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def welcome(self) -> Global___Welcome: ...
     @_builtins.property
@@ -357,6 +407,8 @@ class ControllerMessage(_message.Message):
     def run_request(self) -> Global___RunRequest: ...
     @_builtins.property
     def run_cancel(self) -> Global___RunCancel: ...
+    @_builtins.property
+    def checks(self) -> Global___CheckSet: ...
     def __init__(
         self,
         *,
@@ -365,16 +417,85 @@ class ControllerMessage(_message.Message):
         inventory_request: Global___InventoryRequest | None = ...,
         run_request: Global___RunRequest | None = ...,
         run_cancel: Global___RunCancel | None = ...,
+        checks: Global___CheckSet | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "body", b"body", "inventory_request", b"inventory_request", "run_cancel", b"run_cancel", "run_request", b"run_request", "welcome", b"welcome"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "body", b"body", "checks", b"checks", "inventory_request", b"inventory_request", "run_cancel", b"run_cancel", "run_request", b"run_request", "welcome", b"welcome"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "body", b"body", "inventory_request", b"inventory_request", "run_cancel", b"run_cancel", "run_request", b"run_request", "welcome", b"welcome"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "body", b"body", "checks", b"checks", "inventory_request", b"inventory_request", "run_cancel", b"run_cancel", "run_request", b"run_request", "welcome", b"welcome"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["welcome", "ack", "inventory_request", "run_request", "run_cancel"]  # noqa: Y015
+    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["welcome", "ack", "inventory_request", "run_request", "run_cancel", "checks"]  # noqa: Y015
     _WhichOneofArgType_body: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_body) -> _WhichOneofReturnType_body | None: ...
 
 Global___ControllerMessage: _TypeAlias = ControllerMessage  # noqa: Y015
+
+@_typing.final
+class CheckSet(_message.Message):
+    """The full set of health checks for this endpoint, replacing the previous one. Sent after
+    the welcome and again whenever a check that applies to the endpoint changes. The agent
+    keeps it on disk and runs it on its own schedule, connected or not.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHECKS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def checks(self) -> _containers.RepeatedCompositeFieldContainer[Global___CheckDefinition]: ...
+    def __init__(
+        self,
+        *,
+        checks: _abc.Iterable[Global___CheckDefinition] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checks", b"checks"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckSet: _TypeAlias = CheckSet  # noqa: Y015
+
+@_typing.final
+class CheckDefinition(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    CHECK_FIELD_NUMBER: _builtins.int
+    PARAMS_JSON_FIELD_NUMBER: _builtins.int
+    THRESHOLDS_JSON_FIELD_NUMBER: _builtins.int
+    INTERVAL_S_FIELD_NUMBER: _builtins.int
+    CRON_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    id: _builtins.int
+    name: _builtins.str
+    check: _builtins.str
+    """service.running, process.absent, disk.free, config.value, cert.expiry, time.offset"""
+    params_json: _builtins.bytes
+    thresholds_json: _builtins.bytes
+    interval_s: _builtins.int
+    """Exactly one of interval_s (> 0) and cron (5 fields, UTC) is set."""
+    cron: _builtins.str
+    version: _builtins.int
+    """Changes whenever the definition changes; results name the version they evaluated."""
+    def __init__(
+        self,
+        *,
+        id: _builtins.int = ...,
+        name: _builtins.str = ...,
+        check: _builtins.str = ...,
+        params_json: _builtins.bytes = ...,
+        thresholds_json: _builtins.bytes = ...,
+        interval_s: _builtins.int = ...,
+        cron: _builtins.str = ...,
+        version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["check", b"check", "cron", b"cron", "id", b"id", "interval_s", b"interval_s", "name", b"name", "params_json", b"params_json", "thresholds_json", b"thresholds_json", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckDefinition: _TypeAlias = CheckDefinition  # noqa: Y015
 
 @_typing.final
 class RunRequest(_message.Message):

@@ -1,0 +1,1 @@
+"""Health checks on the controller: definitions, where they apply, and their results."""

@@ -1,0 +1,587 @@
+"""Shipped playbooks against a real agent, with the fault injected for real.
+
+One controller and one agent for the module. The agent's policy allows medium risk and
+paths inside the module's temporary directory only; the one system service touched is
+the SysV test daemon installed for the module (tests/fixtures/deskside-testd.init).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from databases import require_or_skip
+from processes import AgentProcess, ControllerProcess, wait_for
+
+DAEMON = "deskside-testd"
+INIT_SCRIPT = Path("/etc/init.d") / DAEMON
+PIDFILE = Path("/run") / f"{DAEMON}.pid"
+TEAM = "Desktop Support"
+
+
+@pytest.fixture(scope="module")
+def base(controller: ControllerProcess, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Per controller (one per database backend), like the agent that lives in it."""
+    return tmp_path_factory.mktemp("playbooks")
+
+
+@pytest.fixture(scope="module")
+def endpoint(controller: ControllerProcess, base: Path) -> Iterator[str]:
+    agent = AgentProcess(base / "agent")
+    endpoint_id = agent.enroll(controller, controller.enrollment_token())
+    (base / "agent" / "policy.toml").write_text(
+        f'max_risk = "medium"\nallowed_paths = ["{base}/work"]\n'
+    )
+    (base / "work").mkdir()
+    agent.start()
+    wait_for(lambda: controller.endpoint(endpoint_id)["online"], 30, "agent online")
+    with controller.client() as client:
+        team = client.post("/teams", json={"name": TEAM})
+        assert team.status_code in (201, 409), team.text
+    yield endpoint_id
+    agent.stop()
+
+
+@pytest.fixture(scope="module")
+def daemon() -> Iterator[str]:
+    require_or_skip(None if os.geteuid() == 0 else "installing an init script needs root")
+    require_or_skip(None if shutil.which("start-stop-daemon") else "start-stop-daemon missing")
+    if Path("/run/systemd/system").is_dir():
+        pytest.skip("this machine runs systemd: the SysV path is not the one the agent takes")
+    shutil.copyfile(Path(__file__).parents[1] / "fixtures" / f"{DAEMON}.init", INIT_SCRIPT)
+    INIT_SCRIPT.chmod(0o755)
+    subprocess.run(["service", DAEMON, "start"], check=True)
+    try:
+        yield DAEMON
+    finally:
+        subprocess.run(["service", DAEMON, "stop"], check=False)
+        INIT_SCRIPT.unlink(missing_ok=True)
+        PIDFILE.unlink(missing_ok=True)
+
+
+def _ticket(controller: ControllerProcess, title: str) -> int:
+    with controller.client() as client:
+        created = client.post("/tickets", json={"title": title})
+    assert created.status_code == 201, created.text
+    return int(created.json()["id"])
+
+
+def _play(
+    controller: ControllerProcess,
+    endpoint_id: str,
+    playbook: str,
+    inputs: dict[str, Any],
+    **extra: Any,
+) -> dict[str, Any]:
+    body = {"playbook": playbook, "inputs": inputs, "endpoint_id": endpoint_id, **extra}
+    with controller.client() as client:
+        client.timeout = 400
+        created = client.post("/playbook-runs", params={"wait_s": 300}, json=body)
+        assert created.status_code == 201, created.text
+        run = created.json()["items"][0]
+        assert run["state"] not in ("queued", "running"), run
+        again = client.get(f"/playbook-runs/{run['id']}")
+        assert again.status_code == 200 and again.json() == run
+    return dict(run)
+
+
+def _timeline(controller: ControllerProcess, ticket_id: int) -> list[dict[str, Any]]:
+    with controller.client() as client:
+        response = client.get(f"/tickets/{ticket_id}/timeline")
+    assert response.status_code == 200, response.text
+    return list(response.json())
+
+
+def _assert_on_timeline(controller: ControllerProcess, run: dict[str, Any]) -> None:
+    """Every step that ran is on the ticket's timeline with its run's evidence, and the
+    playbook's start and end are there too."""
+    entries = _timeline(controller, run["ticket_id"])
+    runs = {e["run_id"]: e for e in entries if e["kind"] == "run"}
+    for step in run["steps"]:
+        if step["run_id"] is None:
+            assert step["state"] in ("skipped", "would_run", "would_verify", "evaluated"), step
+            continue
+        entry = runs[step["run_id"]]
+        assert entry["data"]["action"] == step["action"]
+        assert entry["data"]["params"] == step["params"]
+        assert entry["data"]["evidence"] == step["evidence"]
+        assert entry["data"]["state"] == step["state"]
+    events = [e for e in entries if e["kind"] == "playbook"]
+    assert [e["data"]["event"] for e in events] == ["started", "finished"]
+    assert events[1]["body"] == run["summary"] and events[1]["data"]["state"] == run["state"]
+
+
+def _pid() -> int:
+    return int(PIDFILE.read_text().split()[0])
+
+
+def _running() -> bool:
+    return subprocess.run(["service", DAEMON, "status"], capture_output=True).returncode == 0
+
+
+def test_service_down_is_restarted_and_verified(
+    controller: ControllerProcess, endpoint: str, daemon: str
+) -> None:
+    old = _pid()
+    subprocess.run(["service", DAEMON, "stop"], check=True)
+    assert not _running()
+    ticket = _ticket(controller, "test daemon down")
+    run = _play(controller, endpoint, "service-down", {"service": DAEMON}, ticket_id=ticket)
+    assert run["state"] == "succeeded", run["summary"]
+    assert _running() and _pid() != old
+    steps = {s["id"]: s for s in run["steps"]}
+    assert steps["status"]["data"]["state"] == "stopped" and not steps["status"]["ok"]
+    assert steps["restart"]["changed"] and steps["restart"]["evidence"]["after"]["pid"] == _pid()
+    assert steps["running"]["ok"] and steps["running"]["data"]["pid"] == _pid()
+    _assert_on_timeline(controller, run)
+
+
+def test_service_already_running_is_left_alone(
+    controller: ControllerProcess, endpoint: str, daemon: str
+) -> None:
+    before = _pid()
+    run = _play(controller, endpoint, "service-down", {"service": DAEMON})
+    assert run["state"] == "succeeded" and _pid() == before
+    assert [s["state"] for s in run["steps"]] == ["succeeded", "skipped", "succeeded"]
+
+
+def test_disk_full_temp_deletes_old_files(
+    controller: ControllerProcess, endpoint: str, base: Path
+) -> None:
+    temp = base / "work" / "temp"
+    temp.mkdir()
+    old = time.time() - 30 * 86400
+    for n in range(20):
+        path = temp / f"junk-{n}.tmp"
+        path.write_bytes(os.urandom(64 * 1024))
+        os.utime(path, (old, old))
+    ticket = _ticket(controller, "disk full")
+    inputs = {"path": str(temp), "older_than_s": 86400, "max_bytes": 8192}
+    run = _play(controller, endpoint, "disk-full-temp", inputs, ticket_id=ticket)
+    assert run["state"] == "succeeded", run["summary"]
+    assert list(temp.iterdir()) == []
+    steps = {s["id"]: s for s in run["steps"]}
+    assert steps["usage"]["data"]["total_bytes"] >= 20 * 64 * 1024
+    assert steps["cleanup"]["data"]["files"] == 20 and steps["below"]["ok"]
+    _assert_on_timeline(controller, run)
+
+
+@pytest.fixture
+def runaway(base: Path) -> Iterator[subprocess.Popen[bytes]]:
+    shell = base / "work" / "dskrunaway"
+    shutil.copyfile("/bin/sh", shell)
+    shell.chmod(0o755)
+    process = subprocess.Popen([str(shell), "-c", "while :; do :; done"])
+    reaper = threading.Thread(target=process.wait, daemon=True)  # no zombie left behind
+    reaper.start()
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_runaway_process_is_stopped(
+    controller: ControllerProcess, endpoint: str, runaway: subprocess.Popen[bytes]
+) -> None:
+    time.sleep(1)  # let it show some CPU
+    ticket = _ticket(controller, "machine is slow")
+    inputs = {"name": "dskrunaway", "min_cpu": 5}
+    run = _play(controller, endpoint, "runaway-process", inputs, ticket_id=ticket)
+    assert run["state"] == "succeeded", run["summary"]
+    wait_for(lambda: runaway.poll() is not None, 10, "runaway gone")
+    assert runaway.returncode == -signal.SIGTERM
+    steps = {s["id"]: s for s in run["steps"]}
+    assert steps["find"]["data"]["processes"][0]["pid"] == runaway.pid
+    assert steps["stop"]["evidence"]["after"]["signalled"] == [runaway.pid]
+    assert steps["kill"]["skipped"] and steps["gone"]["data"]["count"] == 0
+    _assert_on_timeline(controller, run)
+
+
+BASELINE = "[mail]\n# where mail goes\nserver = mail.example.org\nport = 587\n"
+
+
+def _broken_ini(base: Path, name: str) -> Path:
+    path = base / "work" / name
+    path.write_text(BASELINE)
+    config = BASELINE.replace("server = mail.example.org", "server = wrong.example.org")
+    path.write_text(config)
+    return path
+
+
+def _sha256(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_broken_config_key_is_restored_byte_identical(
+    controller: ControllerProcess, endpoint: str, base: Path
+) -> None:
+    path = _broken_ini(base, "app.ini")
+    ticket = _ticket(controller, "mail settings broken")
+    inputs = {
+        "path": str(path),
+        "key": "mail.server",
+        "value": "mail.example.org",
+        "format": "ini",
+        "baseline_sha256": _sha256(BASELINE),
+    }
+    run = _play(controller, endpoint, "broken-config", inputs, ticket_id=ticket)
+    assert run["state"] == "succeeded", run["summary"]
+    assert path.read_text() == BASELINE
+    steps = {s["id"]: s for s in run["steps"]}
+    assert steps["restore"]["evidence"]["before"]["value"] == "wrong.example.org"
+    assert steps["after"]["data"]["sha256"] == _sha256(BASELINE)
+    _assert_on_timeline(controller, run)
+
+
+def test_unfixable_config_is_rolled_back_and_escalated(
+    controller: ControllerProcess, endpoint: str, base: Path
+) -> None:
+    path = _broken_ini(base, "other.ini")
+    broken = path.read_text()
+    ticket = _ticket(controller, "config drift")
+    inputs = {
+        "path": str(path),
+        "key": "mail.server",
+        "value": "mail.example.org",
+        "baseline_sha256": "0" * 64,  # a baseline the file can never reach
+    }
+    run = _play(controller, endpoint, "broken-config", inputs, ticket_id=ticket)
+    assert run["state"] == "escalated", run["summary"]
+    assert path.read_text() == broken  # the edit was rolled back
+    steps = {s["id"]: s for s in run["steps"]}
+    assert steps["restore"]["changed"] and not steps["after"]["ok"]
+    assert steps["undo"]["phase"] == "rollback" and steps["undo"]["ok"]
+    with controller.client() as client:
+        ticket_now = client.get(f"/tickets/{ticket}").json()
+        teams = {t["name"]: t["id"] for t in client.get("/teams").json()["items"]}
+    assert ticket_now["team_id"] == teams[TEAM]
+    escalation = [e for e in _timeline(controller, ticket) if e["kind"] == "escalation"]
+    assert len(escalation) == 1 and "does not match its baseline" in escalation[0]["body"]
+    _assert_on_timeline(controller, run)
+
+
+def test_dry_run_changes_nothing_and_prints_the_plan(
+    controller: ControllerProcess, endpoint: str, base: Path
+) -> None:
+    path = _broken_ini(base, "dry.ini")
+    broken = path.read_text()
+    ticket = _ticket(controller, "dry run")
+    inputs = {"path": str(path), "key": "mail.server", "value": "mail.example.org"}
+    run = _play(controller, endpoint, "broken-config", inputs, ticket_id=ticket, dry_run=True)
+    assert run["state"] == "succeeded", run["summary"]
+    assert run["dry_run"] and path.read_text() == broken
+    steps = {s["id"]: s for s in run["steps"]}
+    assert steps["restore"]["dry_run"] and not steps["restore"]["changed"]
+    assert steps["after"]["state"] == "would_verify"
+    summary = run["summary"]
+    assert summary.startswith("playbook broken-config (dry run): succeeded")
+    assert "[would change] action restore: config.set" in summary
+    assert "+server = mail.example.org" in summary
+    _assert_on_timeline(controller, run)
+
+
+def test_bad_requests_are_refused(controller: ControllerProcess, endpoint: str) -> None:
+    with controller.client() as client:
+        unknown = client.post("/playbook-runs", json={"playbook": "nope", "endpoint_id": endpoint})
+        missing = client.post(
+            "/playbook-runs", json={"playbook": "service-down", "endpoint_id": endpoint}
+        )
+        library = client.get("/playbooks")
+    assert unknown.status_code == 422 and "playbook" in unknown.text
+    assert missing.status_code == 422 and '"inputs","service"' in missing.text
+    names = {p["name"] for p in library.json()}
+    assert {"service-down", "disk-full-temp", "runaway-process", "broken-config"} <= names
+
+
+def test_log_filling_disk_is_rotated(
+    controller: ControllerProcess, endpoint: str, base: Path
+) -> None:
+    log = base / "work" / "app.log"
+    log.write_bytes(b"line of log\n" * 50_000)
+    ticket = _ticket(controller, "log fills the disk")
+    inputs = {"path": str(log), "max_bytes": 100_000, "keep": 2}
+    run = _play(controller, endpoint, "log-filling-disk", inputs, ticket_id=ticket)
+    assert run["state"] == "succeeded", run["summary"]
+    assert log.stat().st_size <= 100_000 and (base / "work" / "app.log.1").stat().st_size > 500_000
+    _assert_on_timeline(controller, run)
+
+
+def test_browser_cache_is_emptied(controller: ControllerProcess, endpoint: str, base: Path) -> None:
+    cache = base / "work" / "cache"
+    (cache / "Cache_Data").mkdir(parents=True)
+    for n in range(5):
+        (cache / "Cache_Data" / f"f_{n:06d}").write_bytes(b"x" * 10_000)
+    ticket = _ticket(controller, "browser shows stale pages")
+    run = _play(
+        controller, endpoint, "browser-cache-reset", {"cache_dir": str(cache)}, ticket_id=ticket
+    )
+    assert run["state"] == "succeeded", run["summary"]
+    assert list(cache.iterdir()) == []
+    _assert_on_timeline(controller, run)
+
+
+def _certificate(path: Path, days: int) -> None:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "intranet.example.org")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def test_expiring_certificate_is_escalated(
+    controller: ControllerProcess, endpoint: str, base: Path
+) -> None:
+    soon, later = base / "work" / "soon.pem", base / "work" / "later.pem"
+    _certificate(soon, 5)
+    _certificate(later, 300)
+    fine = _play(controller, endpoint, "expiring-certificate", {"path": str(later)})
+    assert fine["state"] == "succeeded", fine["summary"]
+    ticket = _ticket(controller, "certificate warning")
+    run = _play(controller, endpoint, "expiring-certificate", {"path": str(soon)}, ticket_id=ticket)
+    assert run["state"] == "escalated", run["summary"]
+    escalation = [e for e in _timeline(controller, ticket) if e["kind"] == "escalation"]
+    assert (
+        "expires in 4 days" in escalation[0]["body"] or "expires in 5 days" in escalation[0]["body"]
+    )
+    _assert_on_timeline(controller, run)
+
+
+def test_network_triage_escalates_to_network_with_findings(
+    controller: ControllerProcess, endpoint: str
+) -> None:
+    with controller.client() as client:
+        created = client.post("/teams", json={"name": "Network"})
+        assert created.status_code in (201, 409), created.text
+    ticket = _ticket(controller, "no intranet")
+    inputs = {"gateway": "127.0.0.1", "name": "localhost", "url": "http://127.0.0.1:9/"}
+    run = _play(controller, endpoint, "network-triage", inputs, ticket_id=ticket)
+    assert run["state"] == "escalated", run["summary"]
+    steps = {s["id"]: s for s in run["steps"]}
+    assert steps["gateway"]["ok"] and steps["dns"]["ok"] and not steps["http"]["ok"]
+    body = next(e["body"] for e in _timeline(controller, ticket) if e["kind"] == "escalation")
+    assert "gateway 127.0.0.1 reachable" in body and "HTTP http://127.0.0.1:9/ FAILS" in body
+    _assert_on_timeline(controller, run)
+
+
+def test_dns_resolver_healthy_path(controller: ControllerProcess, endpoint: str) -> None:
+    run = _play(controller, endpoint, "dns-resolver", {"name": "localhost"})
+    assert run["state"] == "succeeded", run["summary"]
+    assert [s["state"] for s in run["steps"]] == ["succeeded", "skipped", "succeeded"]
+
+
+def test_slow_machine_gathers_diagnostics(
+    controller: ControllerProcess, endpoint: str, base: Path
+) -> None:
+    ticket = _ticket(controller, "slow")
+    inputs = {"path": str(base / "work"), "max_cpu": 100_000}
+    run = _play(controller, endpoint, "slow-machine", inputs, ticket_id=ticket)
+    assert run["state"] == "succeeded", run["summary"]
+    steps = {s["id"]: s for s in run["steps"]}
+    assert steps["cpu"]["data"]["processes"] and steps["memory"]["data"]["processes"]
+    assert steps["disk"]["data"]["path"] == str(base / "work")
+    _assert_on_timeline(controller, run)
+
+
+@pytest.mark.parametrize(
+    ("playbook", "inputs"),
+    [
+        ("clock-drift", {"max_offset_s": 5}),
+        ("stuck-print-queue", {"printer": "office"}),
+        ("account-locked", {"username": "nosuchuser-dsk"}),
+    ],
+)
+def test_plan_only_playbooks_dry_run(
+    controller: ControllerProcess, endpoint: str, playbook: str, inputs: dict[str, Any]
+) -> None:
+    """Not run for real here (the clock, CUPS, local accounts): their dry-run plan only."""
+    ticket = _ticket(controller, f"dry run of {playbook}")
+    run = _play(controller, endpoint, playbook, inputs, ticket_id=ticket, dry_run=True)
+    assert run["dry_run"] and run["state"] in ("succeeded", "failed"), run["summary"]
+    for step in run["steps"]:
+        assert (
+            step["dry_run"] or step["kind"] != "action" or step["state"] in ("skipped", "would_run")
+        )
+        assert f" {step['id']}" in run["summary"]
+    with controller.client() as client:
+        escalated = client.get(f"/tickets/{ticket}").json()["escalation_level"]
+    assert escalated == 0  # a dry run escalates nothing
+    _assert_on_timeline(controller, run)
+
+
+# -- the loop: health checks that open tickets and fix them ---------------------------------
+
+
+def _check(controller: ControllerProcess, endpoint_id: str, service: str, **extra: Any) -> int:
+    body = {
+        "name": f"{service} runs ({uuid.uuid4().hex[:6]})",
+        "check": "service.running",
+        "params": {"name": service},
+        "endpoint_ids": [endpoint_id],
+        "interval_s": 1,
+        "playbook": "service-down",
+        "playbook_inputs": {"service": service},
+        "cooldown_s": 0,
+        **extra,
+    }
+    with controller.client() as client:
+        created = client.post("/checks", json=body)
+    assert created.status_code == 201, created.text
+    return int(created.json()["id"])
+
+
+def _delete_check(controller: ControllerProcess, check_id: int) -> None:
+    with controller.client() as client:
+        assert client.delete(f"/checks/{check_id}").status_code == 204
+
+
+def _monitoring_tickets(
+    controller: ControllerProcess, endpoint_id: str, check_id: int
+) -> list[dict[str, Any]]:
+    with controller.client() as client:
+        listed = client.get("/tickets", params={"endpoint_id": endpoint_id, "limit": 500})
+        name = client.get(f"/checks/{check_id}").json()["name"]
+    assert listed.status_code == 200, listed.text
+    return [
+        t for t in listed.json()["items"] if t["channel"] == "monitoring" and name in t["title"]
+    ]
+
+
+def _results(controller: ControllerProcess, check_id: int) -> list[dict[str, Any]]:
+    with controller.client() as client:
+        response = client.get(f"/checks/{check_id}/results", params={"limit": 500})
+    assert response.status_code == 200, response.text
+    return list(response.json()["items"])
+
+
+def test_a_stopped_daemon_is_found_fixed_verified_and_its_ticket_resolved(
+    controller: ControllerProcess, endpoint: str, daemon: str
+) -> None:
+    check_id = _check(controller, endpoint, DAEMON)
+    try:
+        wait_for(
+            lambda: any(r["status"] == "ok" for r in _results(controller, check_id)),
+            60,
+            "the check sees the daemon running",
+        )
+        old = _pid()
+        subprocess.run(["service", DAEMON, "stop"], check=True)  # the fault, for real
+
+        def resolved() -> list[dict[str, Any]]:
+            found = _monitoring_tickets(controller, endpoint, check_id)
+            return [t for t in found if t["state"] == "resolved"]
+
+        (ticket,) = wait_for(resolved, 120, "the loop's ticket resolved")
+        assert _running() and _pid() != old, "restarted for real"
+        assert "verified by check result" in ticket["resolution"]
+        entries = _timeline(controller, ticket["id"])
+        checks = [e for e in entries if e["kind"] == "check"]
+        assert checks[0]["data"]["status"] == "fail" and checks[-1]["data"]["status"] == "ok"
+        correlation = checks[0]["data"]["correlation_id"]
+        runs = [e for e in entries if e["kind"] == "run"]
+        assert runs and any(e["data"]["action"] == "service.restart" for e in runs)
+        assert [e["data"]["event"] for e in entries if e["kind"] == "playbook"] == [
+            "started",
+            "finished",
+        ]
+        with controller.client() as client:
+            (run,) = client.get("/playbook-runs", params={"ticket_id": ticket["id"]}).json()[
+                "items"
+            ]
+        assert run["state"] == "succeeded" and run["correlation_id"] == correlation
+        assert correlation.startswith("check-"), "the check result's id follows the fix"
+        restart = next(e for e in runs if e["data"]["action"] == "service.restart")
+        with controller.client() as client:
+            asked = client.get(f"/runs/{restart['run_id']}").json()
+        assert asked["request_id"] == correlation
+    finally:
+        _delete_check(controller, check_id)
+
+
+def test_an_unfixable_fault_is_handed_over_once_not_looped(
+    controller: ControllerProcess, endpoint: str
+) -> None:
+    check_id = _check(controller, endpoint, "deskside-no-such-service")
+    try:
+        (ticket,) = wait_for(
+            lambda: [
+                t
+                for t in _monitoring_tickets(controller, endpoint, check_id)
+                if t["escalation_level"] >= 0 and t["team_id"] is not None
+            ],
+            120,
+            "the loop's ticket, handed to the playbook's team",
+        )
+        # Keep failing for a while: the loop must not try again.
+        seen = len(_results(controller, check_id))
+        wait_for(lambda: len(_results(controller, check_id)) >= seen + 4, 60, "more results")
+        with controller.client() as client:
+            runs = client.get("/playbook-runs", params={"ticket_id": ticket["id"]}).json()
+            incidents = client.get("/incidents").json()
+        assert [r["state"] for r in runs["items"]] == ["escalated"]
+        (incident,) = [i for i in incidents if i["check_id"] == check_id]
+        assert incident["escalated"] and incident["fixes_in_window"] == 1
+    finally:
+        _delete_check(controller, check_id)
+
+
+def test_a_maintenance_window_holds_tickets_and_fixes(
+    controller: ControllerProcess, endpoint: str
+) -> None:
+    now = datetime.datetime.now(datetime.UTC)
+    with controller.client() as client:
+        window = client.post(
+            "/maintenance-windows",
+            json={
+                "endpoint_id": endpoint,
+                "starts_at": (now - datetime.timedelta(minutes=1)).isoformat(),
+                "ends_at": (now + datetime.timedelta(hours=1)).isoformat(),
+                "reason": "replacing the disk",
+            },
+        )
+    assert window.status_code == 201, window.text
+    check_id = _check(controller, endpoint, "deskside-held-service")
+    try:
+        wait_for(
+            lambda: sum(r["status"] == "fail" for r in _results(controller, check_id)) >= 3,
+            60,
+            "failing results recorded during the window",
+        )
+        assert _monitoring_tickets(controller, endpoint, check_id) == []
+        with controller.client() as client:
+            runs = client.get("/playbook-runs", params={"endpoint_id": endpoint}).json()
+        assert not [
+            r for r in runs["items"] if r["inputs"].get("service") == "deskside-held-service"
+        ]
+    finally:
+        _delete_check(controller, check_id)
+        with controller.client() as client:
+            client.delete(f"/maintenance-windows/{window.json()['id']}")

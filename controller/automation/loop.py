@@ -177,14 +177,7 @@ class Loop:
         """The ticket this failure belongs to: the open one, the one resolved within the fix
         window (reopened: a flapping fault is one story), or a new one linked to the last."""
         if ticket is not None and ticket.state in OPEN_STATES:
-            timeline.record(
-                session,
-                ticket,
-                "check",
-                "monitoring",
-                body=f"{check.check} {result.status}: {result.message}",
-                data=_result_data(check, result),
-            )
+            _note(session, ticket, check, result)
             return ticket
         window = dt.timedelta(seconds=check.fix_window_s)
         parent = None
@@ -223,14 +216,7 @@ class Loop:
             parent_id=parent_id,
         )
         ticket = await tickets.create_ticket(session, _actor(result), draft, commit=False)
-        timeline.record(
-            session,
-            ticket,
-            "check",
-            "monitoring",
-            body=f"{check.check} {result.status}: {result.message}",
-            data=_result_data(check, result),
-        )
+        _note(session, ticket, check, result)
         return ticket
 
     async def _fix(
@@ -295,14 +281,7 @@ class Loop:
             else "recovered by itself"
         )
         resolution = f"{check.name} {how}; verified by check result #{result.id}: {result.message}"
-        timeline.record(
-            session,
-            ticket,
-            "check",
-            "monitoring",
-            body=f"{check.check} ok: {result.message}",
-            data=_result_data(check, result),
-        )
+        _note(session, ticket, check, result)
         await workflow.transition(
             session, _actor(result), ticket.id, "resolved", resolution=resolution, commit=False
         )
@@ -311,6 +290,18 @@ class Loop:
         state.playbook_run_id = None
         if len(_recent_fixes(state, check, utcnow())) < check.max_fixes:
             state.escalated = False
+
+
+def _note(session: AsyncSession, ticket: Ticket, check: Check, result: CheckResult) -> None:
+    """The check result on the ticket's timeline, with its value and evidence."""
+    timeline.record(
+        session,
+        ticket,
+        "check",
+        "monitoring",
+        body=f"{check.check} {result.status}: {result.message}",
+        data=_result_data(check, result),
+    )
 
 
 def _result_data(check: Check, result: CheckResult) -> dict[str, Any]:

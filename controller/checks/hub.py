@@ -88,3 +88,12 @@ class CheckHub:
                 channel.send_checks(endpoint_orders)
                 sent += 1
         return sent
+
+    async def endpoint_changed(self, endpoint_id: str) -> bool:
+        """The endpoint moved site or changed tags: send it its check set again, if it is
+        connected here (an agent elsewhere gets it at its next connect)."""
+        channel = self._presence.connection(endpoint_id)
+        if not isinstance(channel, CheckChannel):
+            return False
+        await self.send_set(endpoint_id, channel)
+        return True

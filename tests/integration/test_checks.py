@@ -234,3 +234,28 @@ def _spooled_results(state_dir: Path, check_id: int) -> int:
 def _spooled(status_json: str) -> int:
     spool = json.loads(status_json)["spool"]
     return int(spool["last_seq"]) - int(spool["last_acked"])
+
+
+def test_a_new_tag_brings_its_checks_to_a_connected_agent_at_once(
+    controller: ControllerProcess, agent: tuple[AgentProcess, str, Path]
+) -> None:
+    _, endpoint_id, base = agent
+    tag = f"later-{uuid.uuid4().hex[:6]}"
+    check = _create(
+        controller,
+        name=f"tagged-{tag}",
+        check="disk.free",
+        params={"path": str(base)},
+        tags=[tag],
+        interval_s=1,
+    )
+    assert _results(controller, check["id"]) == []
+    with controller.client() as client:
+        tags = client.get(f"/endpoints/{endpoint_id}").json()["tags"]
+        moved = client.patch(f"/endpoints/{endpoint_id}", json={"tags": [*tags, tag]})
+        assert moved.status_code == 200, moved.text
+    # No reconnect: the controller sent the new set on the agent's open stream.
+    wait_for(lambda: _results(controller, check["id"]), 30, "results of the tag's check")
+    with controller.client() as client:
+        client.patch(f"/endpoints/{endpoint_id}", json={"tags": tags})
+        assert client.delete(f"/checks/{check['id']}").status_code == 204

@@ -153,6 +153,8 @@ async def update(
         move_site="site_id" in body.model_fields_set,
         tags=body.tags,
     )
+    # Checks target sites and tags: a connected agent gets its new check set now.
+    await controller.checks.endpoint_changed(endpoint_id)
     return _public(endpoint, controller.online_window)
 
 

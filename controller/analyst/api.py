@@ -28,7 +28,14 @@ def _client() -> httpx.Client:
     )
 
 
-def call(method: str, path: str, params: dict[str, Any] | None = None, body: Any = None) -> Any:
+def call(
+    method: str,
+    path: str,
+    params: dict[str, Any] | None = None,
+    body: Any = None,
+    timeout: float = 30,
+) -> Any:
+    """The API's answer (None for 204), or exit 1 (refused, unreachable) or 3 (not found)."""
     try:
         with _client() as client:
             response = client.request(
@@ -36,6 +43,7 @@ def call(method: str, path: str, params: dict[str, Any] | None = None, body: Any
                 path,
                 params={k: v for k, v in (params or {}).items() if v is not None},
                 json=body,
+                timeout=timeout,
             )
     except httpx.HTTPError as exc:
         console.print(f"[red]deskside:[/] cannot reach the controller: {exc}")
@@ -46,6 +54,8 @@ def call(method: str, path: str, params: dict[str, Any] | None = None, body: Any
     if response.status_code >= 400:
         console.print(f"[red]deskside:[/] {response.status_code} {_detail(response)}")
         raise typer.Exit(1)
+    if response.status_code == 204:
+        return None
     return response.json()
 
 

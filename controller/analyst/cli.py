@@ -13,6 +13,8 @@ import typer
 from rich.table import Table
 
 from controller.analyst.api import JsonOption, all_pages, console, get, print_json
+from controller.analyst.checks import automation_app, checks_app, incidents_app, maintenance_app
+from controller.analyst.playbooks import playbooks_app
 from controller.analyst.tickets import tickets_app
 
 app = typer.Typer(
@@ -23,6 +25,11 @@ app = typer.Typer(
 endpoints_app = typer.Typer(help="Managed machines.", no_args_is_help=True)
 app.add_typer(endpoints_app, name="endpoints")
 app.add_typer(tickets_app, name="tickets")
+app.add_typer(checks_app, name="checks")
+app.add_typer(incidents_app, name="incidents")
+app.add_typer(maintenance_app, name="maintenance")
+app.add_typer(automation_app, name="automation")
+app.add_typer(playbooks_app, name="playbooks")
 
 
 @endpoints_app.command("ls")

@@ -437,6 +437,199 @@ def test_plan_only_playbooks_dry_run(
     _assert_on_timeline(controller, run)
 
 
+MAIL_GOOD = (
+    "[account]\nname = Help Desk\nserver = mail.example.org\nport = 587\n\n[view]\nthreads = true\n"
+)
+
+
+def _broken_mail_profile(base: Path, name: str) -> tuple[Path, Path, dict[str, Any]]:
+    """A profile whose settings point at the wrong server and port, with a filled cache."""
+    profile = base / "work" / name
+    (profile / "cache" / "index").mkdir(parents=True)
+    for n in range(4):
+        (profile / "cache" / "index" / f"msg-{n}.db").write_bytes(b"\x00junk" * 2000)
+    (profile / "cache" / "summary.msf").write_bytes(b"corrupt")
+    settings = profile / "prefs.ini"
+    settings.write_text(
+        MAIL_GOOD.replace("mail.example.org", "oldmail.example.net").replace("587", "25")
+    )
+    inputs = {
+        "profile_dir": str(profile),
+        "settings_file": "prefs.ini",
+        "server": "mail.example.org",
+        "port": 587,
+        "server_key": "account.server",
+        "port_key": "account.port",
+        "format": "ini",
+    }
+    return profile, settings, inputs
+
+
+def _cache_files(profile: Path) -> list[Path]:
+    return sorted(p for p in (profile / "cache").rglob("*") if p.is_file())
+
+
+def test_mail_profile_is_reset(controller: ControllerProcess, endpoint: str, base: Path) -> None:
+    profile, settings, inputs = _broken_mail_profile(base, "mail-profile")
+    ticket = _ticket(controller, "mail client cannot send")
+    inputs["baseline_sha256"] = _sha256(MAIL_GOOD)
+    run = _play(controller, endpoint, "mail-profile-reset", inputs, ticket_id=ticket)
+    assert run["state"] == "succeeded", run["summary"]
+    assert settings.read_bytes() == MAIL_GOOD.encode()
+    assert (profile / "cache").is_dir() and _cache_files(profile) == []
+    steps = {s["id"]: s for s in run["steps"]}
+    assert "oldmail.example.net" in steps["show"]["output"]
+    assert steps["clear_cache"]["data"]["files"] == 5 and steps["cache"]["ok"]
+    assert steps["set_server"]["evidence"]["before"]["value"] == "oldmail.example.net"
+    assert steps["set_port"]["evidence"]["before"]["value"] == "25"
+    assert steps["set_server"]["rollback"] and steps["set_port"]["rollback"]
+    assert steps["values"]["ok"] and steps["read_after"]["ok"]
+    assert steps["after"]["data"]["sha256"] == _sha256(MAIL_GOOD)
+    _assert_on_timeline(controller, run)
+
+
+def test_mail_profile_unverified_is_rolled_back_and_escalated(
+    controller: ControllerProcess, endpoint: str, base: Path
+) -> None:
+    _, settings, inputs = _broken_mail_profile(base, "mail-profile-bad")
+    broken = settings.read_bytes()
+    ticket = _ticket(controller, "mail client still broken")
+    inputs["baseline_sha256"] = "0" * 64  # a baseline the file can never reach
+    run = _play(controller, endpoint, "mail-profile-reset", inputs, ticket_id=ticket)
+    assert run["state"] == "escalated", run["summary"]
+    assert settings.read_bytes() == broken  # both edits rolled back, byte for byte
+    steps = {s["id"]: s for s in run["steps"]}
+    assert steps["set_server"]["changed"] and steps["set_port"]["changed"]
+    assert not steps["after"]["ok"]
+    assert [s["id"] for s in run["steps"] if s["phase"] == "rollback"] == [
+        "undo_port",
+        "undo_server",
+    ]
+    assert steps["undo_port"]["ok"] and steps["undo_server"]["ok"]
+    with controller.client() as client:
+        ticket_now = client.get(f"/tickets/{ticket}").json()
+        teams = {t["name"]: t["id"] for t in client.get("/teams").json()["items"]}
+    assert ticket_now["team_id"] == teams[TEAM]
+    escalation = [e for e in _timeline(controller, ticket) if e["kind"] == "escalation"]
+    assert len(escalation) == 1 and "could not be reset" in escalation[0]["body"]
+    _assert_on_timeline(controller, run)
+
+
+def test_mail_profile_dry_run_changes_nothing(
+    controller: ControllerProcess, endpoint: str, base: Path
+) -> None:
+    profile, settings, inputs = _broken_mail_profile(base, "mail-profile-dry")
+    broken, cached = settings.read_bytes(), _cache_files(profile)
+    ticket = _ticket(controller, "mail dry run")
+    run = _play(controller, endpoint, "mail-profile-reset", inputs, ticket_id=ticket, dry_run=True)
+    assert run["state"] == "succeeded", run["summary"]
+    assert run["dry_run"] and settings.read_bytes() == broken
+    assert _cache_files(profile) == cached and len(cached) == 5
+    steps = {s["id"]: s for s in run["steps"]}
+    for step_id in ("clear_cache", "set_server", "set_port"):
+        assert steps[step_id]["dry_run"] and not steps[step_id]["changed"]
+    assert steps["clear_cache"]["data"]["files"] == 5
+    assert steps["read_after"]["state"] == "would_verify"
+    assert steps["after"]["state"] == "would_verify"
+    summary = run["summary"]
+    assert summary.startswith("playbook mail-profile-reset (dry run): succeeded")
+    assert "[would change] action set_server: config.set" in summary
+    assert "+server = mail.example.org" in summary and "+port = 587" in summary
+    _assert_on_timeline(controller, run)
+
+
+SITE_BASELINE = (
+    "# viewer settings, managed by the site\n"
+    "[update]\n"
+    "channel = stable\n"
+    "auto = true\n"
+    "\n"
+    "[proxy]\n"
+    "host = proxy.example.org\n"
+)
+SITE_INPUTS = {
+    "format": "ini",
+    "key1": "update.channel",
+    "value1": "stable",
+    "key2": "update.auto",
+    "value2": "true",
+    "key3": "proxy.host",
+    "value3": "proxy.example.org",
+}
+
+
+def _drifted(base: Path, name: str) -> Path:
+    path = base / "work" / name
+    path.write_text(
+        SITE_BASELINE.replace("stable", "nightly")
+        .replace("auto = true", "auto = false")
+        .replace("proxy.example.org", "127.0.0.1:3128")
+    )
+    return path
+
+
+def test_site_baseline_is_restored_byte_identical(
+    controller: ControllerProcess, endpoint: str, base: Path
+) -> None:
+    path = _drifted(base, "viewer.ini")
+    ticket = _ticket(controller, "viewer settings drifted")
+    inputs = {"path": str(path), **SITE_INPUTS, "baseline_sha256": _sha256(SITE_BASELINE)}
+    run = _play(controller, endpoint, "site-baseline", inputs, ticket_id=ticket)
+    assert run["state"] == "succeeded", run["summary"]
+    assert path.read_bytes() == SITE_BASELINE.encode()
+    steps = {s["id"]: s for s in run["steps"]}
+    olds = [steps[f"set{n}"]["evidence"]["before"]["value"] for n in (1, 2, 3)]
+    assert olds == ["nightly", "false", "127.0.0.1:3128"]
+    assert all(steps[f"set{n}"]["changed"] and steps[f"set{n}"]["rollback"] for n in (1, 2, 3))
+    assert steps["values"]["ok"] and steps["after"]["data"]["sha256"] == _sha256(SITE_BASELINE)
+    _assert_on_timeline(controller, run)
+
+
+def test_site_baseline_unverified_is_rolled_back_and_escalated(
+    controller: ControllerProcess, endpoint: str, base: Path
+) -> None:
+    path = _drifted(base, "viewer-bad.ini")
+    drifted = path.read_bytes()
+    ticket = _ticket(controller, "viewer settings drift again")
+    inputs = {
+        "path": str(path),
+        **{k: v for k, v in SITE_INPUTS.items() if not k.endswith("3")},  # key3 unset
+        "baseline_sha256": "0" * 64,  # a baseline the file can never reach
+    }
+    run = _play(controller, endpoint, "site-baseline", inputs, ticket_id=ticket)
+    assert run["state"] == "escalated", run["summary"]
+    assert path.read_bytes() == drifted  # every edit rolled back, byte for byte
+    steps = {s["id"]: s for s in run["steps"]}
+    assert steps["set1"]["changed"] and steps["set2"]["changed"] and steps["set3"]["skipped"]
+    assert steps["values"]["ok"] and not steps["after"]["ok"]
+    assert steps["undo3"]["skipped"] and steps["undo2"]["ok"] and steps["undo1"]["ok"]
+    escalation = [e for e in _timeline(controller, ticket) if e["kind"] == "escalation"]
+    assert len(escalation) == 1 and "(update.channel, update.auto)" in escalation[0]["body"]
+    _assert_on_timeline(controller, run)
+
+
+def test_site_baseline_dry_run_changes_nothing(
+    controller: ControllerProcess, endpoint: str, base: Path
+) -> None:
+    path = _drifted(base, "viewer-dry.ini")
+    drifted = path.read_bytes()
+    ticket = _ticket(controller, "site baseline dry run")
+    inputs = {"path": str(path), **SITE_INPUTS}
+    run = _play(controller, endpoint, "site-baseline", inputs, ticket_id=ticket, dry_run=True)
+    assert run["state"] == "succeeded", run["summary"]
+    assert run["dry_run"] and path.read_bytes() == drifted
+    steps = {s["id"]: s for s in run["steps"]}
+    for n in (1, 2, 3):
+        assert steps[f"set{n}"]["dry_run"] and not steps[f"set{n}"]["changed"]
+    assert steps["after"]["state"] == "would_verify"
+    summary = run["summary"]
+    assert summary.startswith("playbook site-baseline (dry run): succeeded")
+    for n in (1, 2, 3):
+        assert f"[would change] action set{n}: config.set" in summary
+    assert "+channel = stable" in summary and "+host = proxy.example.org" in summary
+    _assert_on_timeline(controller, run)
+
+
 # -- the loop: health checks that open tickets and fix them ---------------------------------
 
 

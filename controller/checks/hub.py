@@ -14,8 +14,9 @@ from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import select
 
-from controller.checks.results import Change, Measured, store_result
+from controller.checks.results import Change, Measured
 from controller.checks.targets import CheckOrder, Where, orders_for
+from controller.checks.writer import CheckResults
 from controller.fleet.presence import Presence
 from controller.storage.db import SessionFactory
 from controller.storage.models import Endpoint
@@ -42,11 +43,12 @@ class CheckHub:
         self._sessions = sessions
         self._presence = presence
         self.on_change: OnChange = _nothing
+        self.results = CheckResults(sessions)
 
     async def store(self, measured: Measured) -> Change | None:
-        """Store a result exactly once. Raises what the database raised (no ack, resent)."""
-        async with self._sessions() as session:
-            change = await store_result(session, measured)
+        """Store a result exactly once, in a group with the results arriving with it (the
+        commit is behind us on return). Raises what the database raised (no ack, resent)."""
+        change = await self.results.store(measured)
         if change is not None:
             try:
                 await self.on_change(

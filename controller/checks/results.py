@@ -1,9 +1,9 @@
 """Check results from agents, stored exactly once, and the state each leaves behind.
 
 A result is stored in the transaction that takes its durable sequence number (like run
-updates), so a resend is never stored twice. The check's state on the endpoint (status,
-since, last result) moves in the same transaction; when its status changes, the caller
-is told (the seam the automation loop builds on).
+updates, and like them in groups: writer.py), so a resend is never stored twice. The
+check's state on the endpoint (status, since, last result) moves in the same transaction;
+when its status changes, the caller is told (the seam the automation loop builds on).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from controller.access.actor import Actor
 from controller.access.roles import Permission
 from controller.checks.targets import version
 from controller.errors import InvalidInput
-from controller.fleet.sequence import claim
+from controller.fleet.sequence import take
 from controller.paging import Page, keyset_page
 from controller.storage.models import Check, CheckResult, CheckState, Endpoint
 
@@ -56,14 +56,15 @@ class Change:
     result_id: int
 
 
-async def store_result(session: AsyncSession, measured: Measured) -> Change | None:
-    """Store one result; the Change when the check's status on the endpoint moved.
+async def apply_result(session: AsyncSession, measured: Measured) -> Change | None:
+    """Store one result in the caller's transaction; the Change when the check's status on
+    the endpoint moved. The caller commits (CheckResults, writer.py, many in one go).
 
     A resend (its seq stored before) changes nothing. A result for a deleted check takes
     its seq and is dropped. A result of an older version of the check goes into the
     history but leaves the state alone: it was judged by the old definition.
     """
-    if not await claim(session, measured.endpoint_id, measured.seq):
+    if not await take(session, measured.endpoint_id, measured.seq):
         return None
     check = await session.get(Check, measured.check_id)
     status = measured.status if measured.status in STATUSES else "error"
@@ -71,7 +72,6 @@ async def store_result(session: AsyncSession, measured: Measured) -> Change | No
         log.info(
             "endpoint %s: result for deleted check %d", measured.endpoint_id, measured.check_id
         )
-        await session.commit()
         return None
     result = CheckResult(
         check_id=check.id,
@@ -86,11 +86,9 @@ async def store_result(session: AsyncSession, measured: Measured) -> Change | No
     )
     session.add(result)
     await session.flush()
-    change = None
     if measured.version >= version(check):
-        change = await _move_state(session, result)
-    await session.commit()
-    return change
+        return await _move_state(session, result)
+    return None
 
 
 async def _move_state(session: AsyncSession, result: CheckResult) -> Change | None:
@@ -107,6 +105,7 @@ async def _move_state(session: AsyncSession, result: CheckResult) -> Change | No
                 last_result_id=result.id,
             )
         )
+        await session.flush()  # a later result of the same group finds it
         return Change(result.check_id, result.endpoint_id, None, result.status, result.id)
     state.last_result_id = result.id
     if state.status == result.status:

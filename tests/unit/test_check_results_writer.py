@@ -1,0 +1,162 @@
+"""Check results stored in groups: one transaction, exactly once, one bad result alone fails."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from controller.checks import writer
+from controller.checks.results import Change, Measured
+from controller.checks.targets import version
+from controller.checks.writer import CheckResults
+from controller.storage.db import SessionFactory
+from controller.storage.models import Check, CheckResult, CheckState, Endpoint
+
+AT = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
+
+
+async def _setup(sessions: SessionFactory, endpoints: int) -> tuple[tuple[int, int], list[str]]:
+    """A check ((id, version)) and endpoints it applies to."""
+    ids = [str(uuid.uuid4()) for _ in range(endpoints)]
+    async with sessions() as session:
+        for endpoint_id in ids:
+            session.add(Endpoint(id=endpoint_id, hostname="pc"))
+        check = Check(
+            name=f"disk {uuid.uuid4().hex[:8]}",
+            check="disk.free",
+            params={"path": "/"},
+            endpoint_ids=ids,
+            interval_s=60,
+        )
+        session.add(check)
+        await session.commit()
+        return (check.id, version(check)), ids
+
+
+def _result(check: tuple[int, int], endpoint_id: str, seq: int, status: str) -> Measured:
+    return Measured(
+        endpoint_id=endpoint_id,
+        seq=seq,
+        check_id=check[0],
+        version=check[1],
+        status=status,
+        value={"free_percent": 42.7},
+        message=f"result {seq}",
+        evidence={"action": "disk.usage"},
+        at=AT + dt.timedelta(seconds=seq),
+    )
+
+
+class Counted:
+    """The session factory, counting the sessions (transactions) opened."""
+
+    def __init__(self, sessions: SessionFactory) -> None:
+        self.sessions, self.opened = sessions, 0
+
+    def __call__(self) -> Any:
+        self.opened += 1
+        return self.sessions()
+
+
+async def _store_together(results_writer: CheckResults, results: list[Measured]) -> list[Any]:
+    # Queued before the writer runs once: they are written as one group.
+    return list(
+        await asyncio.gather(*(results_writer.store(r) for r in results), return_exceptions=True)
+    )
+
+
+async def test_a_group_is_one_transaction_and_stores_each_result_once(
+    sessions: SessionFactory,
+) -> None:
+    check, (first, second) = await _setup(sessions, 2)
+    counted = Counted(sessions)
+    outcomes = await _store_together(
+        CheckResults(counted),  # type: ignore[arg-type]
+        [
+            _result(check, first, 1, "ok"),
+            _result(check, first, 2, "warn"),
+            _result(check, first, 2, "fail"),  # a resend of seq 2: not stored again
+            _result(check, second, 1, "ok"),
+            _result(check, second, 2, "ok"),
+        ],
+    )
+    assert counted.opened == 1
+    assert [(o.old_status, o.new_status) if isinstance(o, Change) else o for o in outcomes] == [
+        (None, "ok"),
+        ("ok", "warn"),
+        None,
+        (None, "ok"),
+        None,
+    ]
+    async with sessions() as session:
+        rows = await session.scalar(
+            select(func.count()).select_from(CheckResult).where(CheckResult.check_id == check[0])
+        )
+        states = {
+            s.endpoint_id: s.status
+            for s in await session.scalars(
+                select(CheckState).where(CheckState.check_id == check[0])
+            )
+        }
+        seqs = [(await session.get(Endpoint, e)).last_seq for e in (first, second)]  # type: ignore[union-attr]
+    assert rows == 4
+    assert states == {first: "warn", second: "ok"}
+    assert seqs == [2, 2]
+
+    # Sent again in a later group (the ack was lost): nothing changes.
+    again = await _store_together(CheckResults(sessions), [_result(check, first, 2, "fail")])
+    assert again == [None]
+    async with sessions() as session:
+        state = await session.get(CheckState, (check[0], first))
+        count = await session.scalar(select(func.count()).select_from(CheckResult))
+    assert state is not None and state.status == "warn"
+    assert count is not None and count >= 4
+
+
+async def test_one_failing_result_fails_alone(
+    sessions: SessionFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    check, (bad, good) = await _setup(sessions, 2)
+    real = writer.apply_result
+
+    async def failing(session: Any, measured: Measured) -> Change | None:
+        if measured.message == "result 1" and measured.endpoint_id == bad:
+            raise RuntimeError("database said no")
+        return await real(session, measured)
+
+    monkeypatch.setattr(writer, "apply_result", failing)
+    outcomes = await _store_together(
+        CheckResults(sessions),
+        [
+            _result(check, bad, 1, "ok"),
+            _result(check, good, 1, "ok"),
+            _result(check, bad, 2, "ok"),
+        ],
+    )
+    assert isinstance(outcomes[0], RuntimeError)
+    assert isinstance(outcomes[1], Change) and outcomes[1].new_status == "ok"
+    # Storing seq 2 would make the agent's resend of seq 1 look like a duplicate.
+    assert isinstance(outcomes[2], RuntimeError)
+    async with sessions() as session:
+        bad_endpoint = await session.get(Endpoint, bad)
+        good_endpoint = await session.get(Endpoint, good)
+        stored = list(
+            await session.scalars(
+                select(CheckResult.endpoint_id).where(CheckResult.check_id == check[0])
+            )
+        )
+    assert bad_endpoint is not None and bad_endpoint.last_seq == 0
+    assert good_endpoint is not None and good_endpoint.last_seq == 1
+    assert stored == [good]
+
+    # The agent resends both: now they are stored, in order.
+    monkeypatch.setattr(writer, "apply_result", real)
+    resent = await _store_together(
+        CheckResults(sessions), [_result(check, bad, 1, "ok"), _result(check, bad, 2, "warn")]
+    )
+    assert [(o.old_status, o.new_status) for o in resent] == [(None, "ok"), ("ok", "warn")]

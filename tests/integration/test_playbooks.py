@@ -778,3 +778,41 @@ def test_a_maintenance_window_holds_tickets_and_fixes(
         _delete_check(controller, check_id)
         with controller.client() as client:
             client.delete(f"/maintenance-windows/{window.json()['id']}")
+
+
+def _latest_ok(controller: ControllerProcess, check_id: int) -> bool:
+    results = _results(controller, check_id)  # newest first
+    return bool(results) and results[0]["status"] == "ok"
+
+
+def test_a_flapping_daemon_stops_being_restarted_after_the_limit(
+    controller: ControllerProcess, endpoint: str, daemon: str
+) -> None:
+    check_id = _check(controller, endpoint, DAEMON, max_fixes=2)
+    try:
+        for fix in (1, 2):
+            wait_for(_running, 60, f"the daemon running before fault {fix}")
+            wait_for(
+                lambda: _latest_ok(controller, check_id), 60, f"the check ok before fault {fix}"
+            )
+            subprocess.run(["service", DAEMON, "stop"], check=True)
+            wait_for(_running, 60, f"restarted by fix {fix}")
+        wait_for(lambda: _results(controller, check_id)[0]["status"] == "ok", 60, "ok after fix 2")
+        subprocess.run(["service", DAEMON, "stop"], check=True)  # the third fault in the hour
+
+        def handed_over() -> list[dict[str, Any]]:
+            with controller.client() as client:
+                found = client.get("/incidents").json()
+            return [i for i in found if i["check_id"] == check_id and i["escalated"]]
+
+        (incident,) = wait_for(handed_over, 60, "the third fault handed to a person")
+        seen = len(_results(controller, check_id))
+        wait_for(lambda: len(_results(controller, check_id)) >= seen + 3, 30, "more results")
+        assert not _running(), "no third restart: the loop stopped fixing"
+        assert incident["fixes_in_window"] == 2 and incident["ticket_id"] is not None
+        with controller.client() as client:
+            ticket = client.get(f"/tickets/{incident['ticket_id']}").json()
+        assert ticket["escalation_level"] >= 1 and ticket["state"] in ("new", "assigned")
+    finally:
+        _delete_check(controller, check_id)
+        subprocess.run(["service", DAEMON, "start"], check=False)

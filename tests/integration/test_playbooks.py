@@ -416,13 +416,12 @@ def test_slow_machine_gathers_diagnostics(
     [
         ("clock-drift", {"max_offset_s": 5}),
         ("stuck-print-queue", {"printer": "office"}),
-        ("account-locked", {"username": "nosuchuser-dsk"}),
     ],
 )
 def test_plan_only_playbooks_dry_run(
     controller: ControllerProcess, endpoint: str, playbook: str, inputs: dict[str, Any]
 ) -> None:
-    """Not run for real here (the clock, CUPS, local accounts): their dry-run plan only."""
+    """Not run for real here (the machine's clock, CUPS): their dry-run plan only."""
     ticket = _ticket(controller, f"dry run of {playbook}")
     run = _play(controller, endpoint, playbook, inputs, ticket_id=ticket, dry_run=True)
     assert run["dry_run"] and run["state"] in ("succeeded", "failed"), run["summary"]
@@ -627,6 +626,48 @@ def test_site_baseline_dry_run_changes_nothing(
     for n in (1, 2, 3):
         assert f"[would change] action set{n}: config.set" in summary
     assert "+channel = stable" in summary and "+host = proxy.example.org" in summary
+    _assert_on_timeline(controller, run)
+
+
+THROWAWAY = "ds-pb-locked"
+
+
+def _password_field(user: str) -> str:
+    line = next(
+        row for row in Path("/etc/shadow").read_text().splitlines() if row.startswith(f"{user}:")
+    )
+    return line.split(":")[1]
+
+
+@pytest.fixture
+def locked_account() -> Iterator[str]:
+    require_or_skip(None if os.geteuid() == 0 else "creating a local account needs root")
+    require_or_skip(None if shutil.which("useradd") else "useradd (passwd package) is missing")
+    subprocess.run(["userdel", THROWAWAY], capture_output=True)
+    subprocess.run(
+        ["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", THROWAWAY], check=True
+    )
+    subprocess.run(["chpasswd"], input=f"{THROWAWAY}:a passphrase\n", text=True, check=True)
+    subprocess.run(["usermod", "--lock", THROWAWAY], check=True)  # the fault, for real
+    try:
+        yield THROWAWAY
+    finally:
+        subprocess.run(["userdel", THROWAWAY], capture_output=True)
+
+
+def test_a_locked_account_is_unlocked(
+    controller: ControllerProcess, endpoint: str, locked_account: str
+) -> None:
+    assert _password_field(locked_account).startswith("!")
+    ticket = _ticket(controller, "cannot log in")
+    run = _play(
+        controller, endpoint, "account-locked", {"username": locked_account}, ticket_id=ticket
+    )
+    assert run["state"] == "succeeded", run["summary"]
+    assert not _password_field(locked_account).startswith("!"), "unlocked for real"
+    (unlock,) = run["steps"]
+    assert unlock["changed"] and unlock["evidence"]["before"]["password_status"] == "locked"
+    assert unlock["evidence"]["after"]["password_status"] == "usable"
     _assert_on_timeline(controller, run)
 
 

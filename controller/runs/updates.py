@@ -8,7 +8,6 @@ PostgreSQL every commit is a disk flush.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalogue import ActionResult
+from controller.fleet.grouped import GroupWriter
 from controller.fleet.sequence import take
 from controller.runs.service import TERMINAL
 from controller.storage.db import SessionFactory
@@ -26,7 +26,6 @@ from controller.storage.models import Run
 
 log = logging.getLogger(__name__)
 AGENT_STATES = frozenset({"running"}) | TERMINAL
-MAX_GROUP = 500
 
 
 @dataclass(frozen=True)
@@ -52,68 +51,12 @@ class Ended:
     result: dict[str, Any] | None
 
 
-class RunUpdates:
-    """Queue updates with store(); run() writes whatever has gathered in one transaction."""
+class RunUpdates(GroupWriter[RunUpdate, Ended | None]):
+    """store() answers the run's new state once stored; None for a resend, a late or an
+    unusable update."""
 
     def __init__(self, sessions: SessionFactory) -> None:
-        self._sessions = sessions
-        self._waiting: list[tuple[RunUpdate, asyncio.Future[Ended | None]]] = []
-        self._arrived = asyncio.Event()
-
-    async def store(self, run_update: RunUpdate) -> Ended | None:
-        """The run's new state once stored; None for a resend, a late or an unusable update.
-
-        Raises what the database raised: the agent then gets no ack and sends it again.
-        """
-        future: asyncio.Future[Ended | None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((run_update, future))
-        self._arrived.set()
-        return await future
-
-    async def run(self) -> None:
-        while True:
-            await self._arrived.wait()
-            self._arrived.clear()
-            while self._waiting:
-                group, self._waiting = self._waiting[:MAX_GROUP], self._waiting[MAX_GROUP:]
-                await self._write(group)
-
-    async def _write(self, group: list[tuple[RunUpdate, asyncio.Future[Ended | None]]]) -> None:
-        try:
-            async with self._sessions() as session:
-                outcomes = [await _apply(session, run_update) for run_update, _ in group]
-                await session.commit()
-        except Exception as exc:
-            if len(group) == 1:
-                _fail(group, exc)
-            else:  # one bad update must not hold back the others
-                await self._write_one_by_one(group)
-            return
-        for (_, future), outcome in zip(group, outcomes, strict=True):
-            if not future.done():
-                future.set_result(outcome)
-
-    async def _write_one_by_one(
-        self, group: list[tuple[RunUpdate, asyncio.Future[Ended | None]]]
-    ) -> None:
-        failed: dict[str, BaseException] = {}
-        for one in group:
-            endpoint_id = one[0].endpoint_id
-            if endpoint_id in failed:
-                # Storing a later seq would make the failed one look like a resend.
-                _fail([one], failed[endpoint_id])
-                continue
-            await self._write([one])
-            future = one[1]
-            exc = future.exception() if future.done() and not future.cancelled() else None
-            if exc is not None:
-                failed[endpoint_id] = exc
-
-
-def _fail(group: list[tuple[RunUpdate, asyncio.Future[Ended | None]]], exc: BaseException) -> None:
-    for _, future in group:
-        if not future.done():
-            future.set_exception(exc)
+        super().__init__(sessions, _apply)
 
 
 async def _apply(session: AsyncSession, run_update: RunUpdate) -> Ended | None:

@@ -10,6 +10,7 @@ from catalogue.fields import (
     AbsolutePath,
     AccountName,
     Host,
+    HostPort,
     Port,
     ProcessName,
     SafeText,
@@ -107,8 +108,8 @@ class CertCheck(Params):
 
 
 class TimeParams(Params):
-    server: Host | None = Field(
-        default=None, description="NTP server; default: the controller's clock"
+    server: HostPort | None = Field(
+        default=None, description="NTP server, host or host:port; default: the controller's clock"
     )
 
 

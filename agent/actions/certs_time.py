@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from agent.actions.context import ActionContext
 from catalogue import ActionResult
+from catalogue.fields import split_host_port
 
 if TYPE_CHECKING:
     from cryptography import x509
 
 CERT_TIMEOUT_S = 10.0
 MAX_CERT_FILE = 1 << 20  # a PEM bundle larger than this is not a certificate file
-NTP_PORT = 123  # tests point it at a loopback server
+NTP_PORT = 123  # unless the server names its port (host:port)
 NTP_TIMEOUT_S = 2.0  # per attempt
 NTP_ATTEMPTS = 3
 NTP_EPOCH = 2208988800  # seconds from 1900-01-01 (NTP era 0) to 1970-01-01
@@ -244,8 +245,10 @@ def time_check(params: Any, ctx: ActionContext) -> ActionResult:
     if params.server is None:
         return ActionResult.failure("not_supported", NO_SERVER)
     server = params.server
+    host, port = split_host_port(server)
     try:
-        family, _, _, _, address = socket.getaddrinfo(server, NTP_PORT, type=socket.SOCK_DGRAM)[0]
+        where = socket.getaddrinfo(host, port or NTP_PORT, type=socket.SOCK_DGRAM)
+        family, _, _, _, address = where[0]
         found = sntp_query(address, family)
     except TimeoutError:
         waited = NTP_ATTEMPTS * NTP_TIMEOUT_S

@@ -10,9 +10,10 @@ import shutil
 import sys
 from typing import Any
 
-from agent.actions.certs_time import time_check
+from agent.actions.certs_time import NTP_PORT, time_check
 from agent.actions.context import ActionContext
 from catalogue import ActionResult, Evidence
+from catalogue.fields import split_host_port
 
 
 def reboot_argv(delay_s: int, message: str, platform: str = sys.platform) -> list[str]:
@@ -46,10 +47,13 @@ def sync_argv(server: str | None, platform: str = sys.platform) -> list[str] | N
         return ["w32tm", "/resync", "/force"]
     if shutil.which("chronyc"):
         return ["chronyc", "-a", "makestep"]
-    if server and shutil.which("sntp"):
-        return ["sntp", "-S", server]
-    if server and shutil.which("ntpdate"):
-        return ["ntpdate", "-b", server]
+    host, port = split_host_port(server) if server else (None, None)
+    if port not in (None, NTP_PORT):  # sntp and ntpdate cannot be told another port
+        return None
+    if host and shutil.which("sntp"):
+        return ["sntp", "-S", host]
+    if host and shutil.which("ntpdate"):
+        return ["ntpdate", "-b", host]
     return None
 
 
@@ -67,7 +71,8 @@ def time_sync(params: Any, ctx: ActionContext) -> ActionResult:
     if argv is None:
         return ActionResult.failure(
             "not_supported",
-            "no chronyc, sntp or ntpdate here (give server to use sntp or ntpdate)",
+            "cannot step the clock: no chronyc here, and no sntp or ntpdate with "
+            f"a server on port {NTP_PORT} to ask",
             evidence=Evidence(before=before),
         )
     if ctx.dry_run:

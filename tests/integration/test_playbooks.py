@@ -21,12 +21,19 @@ from typing import Any
 
 import pytest
 from databases import require_or_skip
-from processes import AgentProcess, ControllerProcess, wait_for
+from playbook_runs import (
+    assert_on_timeline,
+    escalation,
+    open_ticket,
+    play,
+    start_agent,
+    timeline,
+)
+from processes import ControllerProcess, wait_for
 
 DAEMON = "deskside-testd"
 INIT_SCRIPT = Path("/etc/init.d") / DAEMON
 PIDFILE = Path("/run") / f"{DAEMON}.pid"
-TEAM = "Desktop Support"
 
 
 @pytest.fixture(scope="module")
@@ -37,17 +44,7 @@ def base(controller: ControllerProcess, tmp_path_factory: pytest.TempPathFactory
 
 @pytest.fixture(scope="module")
 def endpoint(controller: ControllerProcess, base: Path) -> Iterator[str]:
-    agent = AgentProcess(base / "agent")
-    endpoint_id = agent.enroll(controller, controller.enrollment_token())
-    (base / "agent" / "policy.toml").write_text(
-        f'max_risk = "medium"\nallowed_paths = ["{base}/work"]\n'
-    )
-    (base / "work").mkdir()
-    agent.start()
-    wait_for(lambda: controller.endpoint(endpoint_id)["online"], 30, "agent online")
-    with controller.client() as client:
-        team = client.post("/teams", json={"name": TEAM})
-        assert team.status_code in (201, 409), team.text
+    agent, endpoint_id = start_agent(controller, base)
     yield endpoint_id
     agent.stop()
 
@@ -69,58 +66,6 @@ def daemon() -> Iterator[str]:
         PIDFILE.unlink(missing_ok=True)
 
 
-def _ticket(controller: ControllerProcess, title: str) -> int:
-    with controller.client() as client:
-        created = client.post("/tickets", json={"title": title})
-    assert created.status_code == 201, created.text
-    return int(created.json()["id"])
-
-
-def _play(
-    controller: ControllerProcess,
-    endpoint_id: str,
-    playbook: str,
-    inputs: dict[str, Any],
-    **extra: Any,
-) -> dict[str, Any]:
-    body = {"playbook": playbook, "inputs": inputs, "endpoint_id": endpoint_id, **extra}
-    with controller.client() as client:
-        client.timeout = 400
-        created = client.post("/playbook-runs", params={"wait_s": 300}, json=body)
-        assert created.status_code == 201, created.text
-        run = created.json()["items"][0]
-        assert run["state"] not in ("queued", "running"), run
-        again = client.get(f"/playbook-runs/{run['id']}")
-        assert again.status_code == 200 and again.json() == run
-    return dict(run)
-
-
-def _timeline(controller: ControllerProcess, ticket_id: int) -> list[dict[str, Any]]:
-    with controller.client() as client:
-        response = client.get(f"/tickets/{ticket_id}/timeline")
-    assert response.status_code == 200, response.text
-    return list(response.json())
-
-
-def _assert_on_timeline(controller: ControllerProcess, run: dict[str, Any]) -> None:
-    """Every step that ran is on the ticket's timeline with its run's evidence, and the
-    playbook's start and end are there too."""
-    entries = _timeline(controller, run["ticket_id"])
-    runs = {e["run_id"]: e for e in entries if e["kind"] == "run"}
-    for step in run["steps"]:
-        if step["run_id"] is None:
-            assert step["state"] in ("skipped", "would_run", "would_verify", "evaluated"), step
-            continue
-        entry = runs[step["run_id"]]
-        assert entry["data"]["action"] == step["action"]
-        assert entry["data"]["params"] == step["params"]
-        assert entry["data"]["evidence"] == step["evidence"]
-        assert entry["data"]["state"] == step["state"]
-    events = [e for e in entries if e["kind"] == "playbook"]
-    assert [e["data"]["event"] for e in events] == ["started", "finished"]
-    assert events[1]["body"] == run["summary"] and events[1]["data"]["state"] == run["state"]
-
-
 def _pid() -> int:
     return int(PIDFILE.read_text().split()[0])
 
@@ -135,22 +80,22 @@ def test_service_down_is_restarted_and_verified(
     old = _pid()
     subprocess.run(["service", DAEMON, "stop"], check=True)
     assert not _running()
-    ticket = _ticket(controller, "test daemon down")
-    run = _play(controller, endpoint, "service-down", {"service": DAEMON}, ticket_id=ticket)
+    ticket = open_ticket(controller, "test daemon down")
+    run = play(controller, endpoint, "service-down", {"service": DAEMON}, ticket_id=ticket)
     assert run["state"] == "succeeded", run["summary"]
     assert _running() and _pid() != old
     steps = {s["id"]: s for s in run["steps"]}
     assert steps["status"]["data"]["state"] == "stopped" and not steps["status"]["ok"]
     assert steps["restart"]["changed"] and steps["restart"]["evidence"]["after"]["pid"] == _pid()
     assert steps["running"]["ok"] and steps["running"]["data"]["pid"] == _pid()
-    _assert_on_timeline(controller, run)
+    assert_on_timeline(controller, run)
 
 
 def test_service_already_running_is_left_alone(
     controller: ControllerProcess, endpoint: str, daemon: str
 ) -> None:
     before = _pid()
-    run = _play(controller, endpoint, "service-down", {"service": DAEMON})
+    run = play(controller, endpoint, "service-down", {"service": DAEMON})
     assert run["state"] == "succeeded" and _pid() == before
     assert [s["state"] for s in run["steps"]] == ["succeeded", "skipped", "succeeded"]
 
@@ -165,15 +110,15 @@ def test_disk_full_temp_deletes_old_files(
         path = temp / f"junk-{n}.tmp"
         path.write_bytes(os.urandom(64 * 1024))
         os.utime(path, (old, old))
-    ticket = _ticket(controller, "disk full")
+    ticket = open_ticket(controller, "disk full")
     inputs = {"path": str(temp), "older_than_s": 86400, "max_bytes": 8192}
-    run = _play(controller, endpoint, "disk-full-temp", inputs, ticket_id=ticket)
+    run = play(controller, endpoint, "disk-full-temp", inputs, ticket_id=ticket)
     assert run["state"] == "succeeded", run["summary"]
     assert list(temp.iterdir()) == []
     steps = {s["id"]: s for s in run["steps"]}
     assert steps["usage"]["data"]["total_bytes"] >= 20 * 64 * 1024
     assert steps["cleanup"]["data"]["files"] == 20 and steps["below"]["ok"]
-    _assert_on_timeline(controller, run)
+    assert_on_timeline(controller, run)
 
 
 @pytest.fixture
@@ -195,9 +140,9 @@ def test_runaway_process_is_stopped(
     controller: ControllerProcess, endpoint: str, runaway: subprocess.Popen[bytes]
 ) -> None:
     time.sleep(1)  # let it show some CPU
-    ticket = _ticket(controller, "machine is slow")
+    ticket = open_ticket(controller, "machine is slow")
     inputs = {"name": "dskrunaway", "min_cpu": 5}
-    run = _play(controller, endpoint, "runaway-process", inputs, ticket_id=ticket)
+    run = play(controller, endpoint, "runaway-process", inputs, ticket_id=ticket)
     assert run["state"] == "succeeded", run["summary"]
     wait_for(lambda: runaway.poll() is not None, 10, "runaway gone")
     assert runaway.returncode == -signal.SIGTERM
@@ -205,7 +150,7 @@ def test_runaway_process_is_stopped(
     assert steps["find"]["data"]["processes"][0]["pid"] == runaway.pid
     assert steps["stop"]["evidence"]["after"]["signalled"] == [runaway.pid]
     assert steps["kill"]["skipped"] and steps["gone"]["data"]["count"] == 0
-    _assert_on_timeline(controller, run)
+    assert_on_timeline(controller, run)
 
 
 BASELINE = "[mail]\n# where mail goes\nserver = mail.example.org\nport = 587\n"
@@ -229,7 +174,7 @@ def test_broken_config_key_is_restored_byte_identical(
     controller: ControllerProcess, endpoint: str, base: Path
 ) -> None:
     path = _broken_ini(base, "app.ini")
-    ticket = _ticket(controller, "mail settings broken")
+    ticket = open_ticket(controller, "mail settings broken")
     inputs = {
         "path": str(path),
         "key": "mail.server",
@@ -237,13 +182,13 @@ def test_broken_config_key_is_restored_byte_identical(
         "format": "ini",
         "baseline_sha256": _sha256(BASELINE),
     }
-    run = _play(controller, endpoint, "broken-config", inputs, ticket_id=ticket)
+    run = play(controller, endpoint, "broken-config", inputs, ticket_id=ticket)
     assert run["state"] == "succeeded", run["summary"]
     assert path.read_text() == BASELINE
     steps = {s["id"]: s for s in run["steps"]}
     assert steps["restore"]["evidence"]["before"]["value"] == "wrong.example.org"
     assert steps["after"]["data"]["sha256"] == _sha256(BASELINE)
-    _assert_on_timeline(controller, run)
+    assert_on_timeline(controller, run)
 
 
 def test_unfixable_config_is_rolled_back_and_escalated(
@@ -251,26 +196,21 @@ def test_unfixable_config_is_rolled_back_and_escalated(
 ) -> None:
     path = _broken_ini(base, "other.ini")
     broken = path.read_text()
-    ticket = _ticket(controller, "config drift")
+    ticket = open_ticket(controller, "config drift")
     inputs = {
         "path": str(path),
         "key": "mail.server",
         "value": "mail.example.org",
         "baseline_sha256": "0" * 64,  # a baseline the file can never reach
     }
-    run = _play(controller, endpoint, "broken-config", inputs, ticket_id=ticket)
+    run = play(controller, endpoint, "broken-config", inputs, ticket_id=ticket)
     assert run["state"] == "escalated", run["summary"]
     assert path.read_text() == broken  # the edit was rolled back
     steps = {s["id"]: s for s in run["steps"]}
     assert steps["restore"]["changed"] and not steps["after"]["ok"]
     assert steps["undo"]["phase"] == "rollback" and steps["undo"]["ok"]
-    with controller.client() as client:
-        ticket_now = client.get(f"/tickets/{ticket}").json()
-        teams = {t["name"]: t["id"] for t in client.get("/teams").json()["items"]}
-    assert ticket_now["team_id"] == teams[TEAM]
-    escalation = [e for e in _timeline(controller, ticket) if e["kind"] == "escalation"]
-    assert len(escalation) == 1 and "does not match its baseline" in escalation[0]["body"]
-    _assert_on_timeline(controller, run)
+    assert "does not match its baseline" in escalation(controller, ticket)
+    assert_on_timeline(controller, run)
 
 
 def test_dry_run_changes_nothing_and_prints_the_plan(
@@ -278,9 +218,9 @@ def test_dry_run_changes_nothing_and_prints_the_plan(
 ) -> None:
     path = _broken_ini(base, "dry.ini")
     broken = path.read_text()
-    ticket = _ticket(controller, "dry run")
+    ticket = open_ticket(controller, "dry run")
     inputs = {"path": str(path), "key": "mail.server", "value": "mail.example.org"}
-    run = _play(controller, endpoint, "broken-config", inputs, ticket_id=ticket, dry_run=True)
+    run = play(controller, endpoint, "broken-config", inputs, ticket_id=ticket, dry_run=True)
     assert run["state"] == "succeeded", run["summary"]
     assert run["dry_run"] and path.read_text() == broken
     steps = {s["id"]: s for s in run["steps"]}
@@ -290,7 +230,7 @@ def test_dry_run_changes_nothing_and_prints_the_plan(
     assert summary.startswith("playbook broken-config (dry run): succeeded")
     assert "[would change] action restore: config.set" in summary
     assert "+server = mail.example.org" in summary
-    _assert_on_timeline(controller, run)
+    assert_on_timeline(controller, run)
 
 
 def test_bad_requests_are_refused(controller: ControllerProcess, endpoint: str) -> None:
@@ -311,12 +251,12 @@ def test_log_filling_disk_is_rotated(
 ) -> None:
     log = base / "work" / "app.log"
     log.write_bytes(b"line of log\n" * 50_000)
-    ticket = _ticket(controller, "log fills the disk")
+    ticket = open_ticket(controller, "log fills the disk")
     inputs = {"path": str(log), "max_bytes": 100_000, "keep": 2}
-    run = _play(controller, endpoint, "log-filling-disk", inputs, ticket_id=ticket)
+    run = play(controller, endpoint, "log-filling-disk", inputs, ticket_id=ticket)
     assert run["state"] == "succeeded", run["summary"]
     assert log.stat().st_size <= 100_000 and (base / "work" / "app.log.1").stat().st_size > 500_000
-    _assert_on_timeline(controller, run)
+    assert_on_timeline(controller, run)
 
 
 def test_browser_cache_is_emptied(controller: ControllerProcess, endpoint: str, base: Path) -> None:
@@ -324,13 +264,13 @@ def test_browser_cache_is_emptied(controller: ControllerProcess, endpoint: str, 
     (cache / "Cache_Data").mkdir(parents=True)
     for n in range(5):
         (cache / "Cache_Data" / f"f_{n:06d}").write_bytes(b"x" * 10_000)
-    ticket = _ticket(controller, "browser shows stale pages")
-    run = _play(
+    ticket = open_ticket(controller, "browser shows stale pages")
+    run = play(
         controller, endpoint, "browser-cache-reset", {"cache_dir": str(cache)}, ticket_id=ticket
     )
     assert run["state"] == "succeeded", run["summary"]
     assert list(cache.iterdir()) == []
-    _assert_on_timeline(controller, run)
+    assert_on_timeline(controller, run)
 
 
 def _certificate(path: Path, days: int) -> None:
@@ -363,16 +303,17 @@ def test_expiring_certificate_is_escalated(
     soon, later = base / "work" / "soon.pem", base / "work" / "later.pem"
     _certificate(soon, 5)
     _certificate(later, 300)
-    fine = _play(controller, endpoint, "expiring-certificate", {"path": str(later)})
+    fine = play(controller, endpoint, "expiring-certificate", {"path": str(later)})
     assert fine["state"] == "succeeded", fine["summary"]
-    ticket = _ticket(controller, "certificate warning")
-    run = _play(controller, endpoint, "expiring-certificate", {"path": str(soon)}, ticket_id=ticket)
+    ticket = open_ticket(controller, "certificate warning")
+    run = play(controller, endpoint, "expiring-certificate", {"path": str(soon)}, ticket_id=ticket)
     assert run["state"] == "escalated", run["summary"]
-    escalation = [e for e in _timeline(controller, ticket) if e["kind"] == "escalation"]
+    escalations = [e for e in timeline(controller, ticket) if e["kind"] == "escalation"]
     assert (
-        "expires in 4 days" in escalation[0]["body"] or "expires in 5 days" in escalation[0]["body"]
+        "expires in 4 days" in escalations[0]["body"]
+        or "expires in 5 days" in escalations[0]["body"]
     )
-    _assert_on_timeline(controller, run)
+    assert_on_timeline(controller, run)
 
 
 def test_network_triage_escalates_to_network_with_findings(
@@ -381,19 +322,19 @@ def test_network_triage_escalates_to_network_with_findings(
     with controller.client() as client:
         created = client.post("/teams", json={"name": "Network"})
         assert created.status_code in (201, 409), created.text
-    ticket = _ticket(controller, "no intranet")
+    ticket = open_ticket(controller, "no intranet")
     inputs = {"gateway": "127.0.0.1", "name": "localhost", "url": "http://127.0.0.1:9/"}
-    run = _play(controller, endpoint, "network-triage", inputs, ticket_id=ticket)
+    run = play(controller, endpoint, "network-triage", inputs, ticket_id=ticket)
     assert run["state"] == "escalated", run["summary"]
     steps = {s["id"]: s for s in run["steps"]}
     assert steps["gateway"]["ok"] and steps["dns"]["ok"] and not steps["http"]["ok"]
-    body = next(e["body"] for e in _timeline(controller, ticket) if e["kind"] == "escalation")
+    body = next(e["body"] for e in timeline(controller, ticket) if e["kind"] == "escalation")
     assert "gateway 127.0.0.1 reachable" in body and "HTTP http://127.0.0.1:9/ FAILS" in body
-    _assert_on_timeline(controller, run)
+    assert_on_timeline(controller, run)
 
 
 def test_dns_resolver_healthy_path(controller: ControllerProcess, endpoint: str) -> None:
-    run = _play(controller, endpoint, "dns-resolver", {"name": "localhost"})
+    run = play(controller, endpoint, "dns-resolver", {"name": "localhost"})
     assert run["state"] == "succeeded", run["summary"]
     assert [s["state"] for s in run["steps"]] == ["succeeded", "skipped", "succeeded"]
 
@@ -401,39 +342,14 @@ def test_dns_resolver_healthy_path(controller: ControllerProcess, endpoint: str)
 def test_slow_machine_gathers_diagnostics(
     controller: ControllerProcess, endpoint: str, base: Path
 ) -> None:
-    ticket = _ticket(controller, "slow")
+    ticket = open_ticket(controller, "slow")
     inputs = {"path": str(base / "work"), "max_cpu": 100_000}
-    run = _play(controller, endpoint, "slow-machine", inputs, ticket_id=ticket)
+    run = play(controller, endpoint, "slow-machine", inputs, ticket_id=ticket)
     assert run["state"] == "succeeded", run["summary"]
     steps = {s["id"]: s for s in run["steps"]}
     assert steps["cpu"]["data"]["processes"] and steps["memory"]["data"]["processes"]
     assert steps["disk"]["data"]["path"] == str(base / "work")
-    _assert_on_timeline(controller, run)
-
-
-@pytest.mark.parametrize(
-    ("playbook", "inputs"),
-    [
-        ("clock-drift", {"max_offset_s": 5}),
-        ("stuck-print-queue", {"printer": "office"}),
-    ],
-)
-def test_plan_only_playbooks_dry_run(
-    controller: ControllerProcess, endpoint: str, playbook: str, inputs: dict[str, Any]
-) -> None:
-    """Not run for real here (the machine's clock, CUPS): their dry-run plan only."""
-    ticket = _ticket(controller, f"dry run of {playbook}")
-    run = _play(controller, endpoint, playbook, inputs, ticket_id=ticket, dry_run=True)
-    assert run["dry_run"] and run["state"] in ("succeeded", "failed"), run["summary"]
-    for step in run["steps"]:
-        assert (
-            step["dry_run"] or step["kind"] != "action" or step["state"] in ("skipped", "would_run")
-        )
-        assert f" {step['id']}" in run["summary"]
-    with controller.client() as client:
-        escalated = client.get(f"/tickets/{ticket}").json()["escalation_level"]
-    assert escalated == 0  # a dry run escalates nothing
-    _assert_on_timeline(controller, run)
+    assert_on_timeline(controller, run)
 
 
 MAIL_GOOD = (
@@ -470,9 +386,9 @@ def _cache_files(profile: Path) -> list[Path]:
 
 def test_mail_profile_is_reset(controller: ControllerProcess, endpoint: str, base: Path) -> None:
     profile, settings, inputs = _broken_mail_profile(base, "mail-profile")
-    ticket = _ticket(controller, "mail client cannot send")
+    ticket = open_ticket(controller, "mail client cannot send")
     inputs["baseline_sha256"] = _sha256(MAIL_GOOD)
-    run = _play(controller, endpoint, "mail-profile-reset", inputs, ticket_id=ticket)
+    run = play(controller, endpoint, "mail-profile-reset", inputs, ticket_id=ticket)
     assert run["state"] == "succeeded", run["summary"]
     assert settings.read_bytes() == MAIL_GOOD.encode()
     assert (profile / "cache").is_dir() and _cache_files(profile) == []
@@ -484,7 +400,7 @@ def test_mail_profile_is_reset(controller: ControllerProcess, endpoint: str, bas
     assert steps["set_server"]["rollback"] and steps["set_port"]["rollback"]
     assert steps["values"]["ok"] and steps["read_after"]["ok"]
     assert steps["after"]["data"]["sha256"] == _sha256(MAIL_GOOD)
-    _assert_on_timeline(controller, run)
+    assert_on_timeline(controller, run)
 
 
 def test_mail_profile_unverified_is_rolled_back_and_escalated(
@@ -492,9 +408,9 @@ def test_mail_profile_unverified_is_rolled_back_and_escalated(
 ) -> None:
     _, settings, inputs = _broken_mail_profile(base, "mail-profile-bad")
     broken = settings.read_bytes()
-    ticket = _ticket(controller, "mail client still broken")
+    ticket = open_ticket(controller, "mail client still broken")
     inputs["baseline_sha256"] = "0" * 64  # a baseline the file can never reach
-    run = _play(controller, endpoint, "mail-profile-reset", inputs, ticket_id=ticket)
+    run = play(controller, endpoint, "mail-profile-reset", inputs, ticket_id=ticket)
     assert run["state"] == "escalated", run["summary"]
     assert settings.read_bytes() == broken  # both edits rolled back, byte for byte
     steps = {s["id"]: s for s in run["steps"]}
@@ -505,13 +421,8 @@ def test_mail_profile_unverified_is_rolled_back_and_escalated(
         "undo_server",
     ]
     assert steps["undo_port"]["ok"] and steps["undo_server"]["ok"]
-    with controller.client() as client:
-        ticket_now = client.get(f"/tickets/{ticket}").json()
-        teams = {t["name"]: t["id"] for t in client.get("/teams").json()["items"]}
-    assert ticket_now["team_id"] == teams[TEAM]
-    escalation = [e for e in _timeline(controller, ticket) if e["kind"] == "escalation"]
-    assert len(escalation) == 1 and "could not be reset" in escalation[0]["body"]
-    _assert_on_timeline(controller, run)
+    assert "could not be reset" in escalation(controller, ticket)
+    assert_on_timeline(controller, run)
 
 
 def test_mail_profile_dry_run_changes_nothing(
@@ -519,8 +430,8 @@ def test_mail_profile_dry_run_changes_nothing(
 ) -> None:
     profile, settings, inputs = _broken_mail_profile(base, "mail-profile-dry")
     broken, cached = settings.read_bytes(), _cache_files(profile)
-    ticket = _ticket(controller, "mail dry run")
-    run = _play(controller, endpoint, "mail-profile-reset", inputs, ticket_id=ticket, dry_run=True)
+    ticket = open_ticket(controller, "mail dry run")
+    run = play(controller, endpoint, "mail-profile-reset", inputs, ticket_id=ticket, dry_run=True)
     assert run["state"] == "succeeded", run["summary"]
     assert run["dry_run"] and settings.read_bytes() == broken
     assert _cache_files(profile) == cached and len(cached) == 5
@@ -534,7 +445,7 @@ def test_mail_profile_dry_run_changes_nothing(
     assert summary.startswith("playbook mail-profile-reset (dry run): succeeded")
     assert "[would change] action set_server: config.set" in summary
     assert "+server = mail.example.org" in summary and "+port = 587" in summary
-    _assert_on_timeline(controller, run)
+    assert_on_timeline(controller, run)
 
 
 SITE_BASELINE = (
@@ -571,9 +482,9 @@ def test_site_baseline_is_restored_byte_identical(
     controller: ControllerProcess, endpoint: str, base: Path
 ) -> None:
     path = _drifted(base, "viewer.ini")
-    ticket = _ticket(controller, "viewer settings drifted")
+    ticket = open_ticket(controller, "viewer settings drifted")
     inputs = {"path": str(path), **SITE_INPUTS, "baseline_sha256": _sha256(SITE_BASELINE)}
-    run = _play(controller, endpoint, "site-baseline", inputs, ticket_id=ticket)
+    run = play(controller, endpoint, "site-baseline", inputs, ticket_id=ticket)
     assert run["state"] == "succeeded", run["summary"]
     assert path.read_bytes() == SITE_BASELINE.encode()
     steps = {s["id"]: s for s in run["steps"]}
@@ -581,7 +492,7 @@ def test_site_baseline_is_restored_byte_identical(
     assert olds == ["nightly", "false", "127.0.0.1:3128"]
     assert all(steps[f"set{n}"]["changed"] and steps[f"set{n}"]["rollback"] for n in (1, 2, 3))
     assert steps["values"]["ok"] and steps["after"]["data"]["sha256"] == _sha256(SITE_BASELINE)
-    _assert_on_timeline(controller, run)
+    assert_on_timeline(controller, run)
 
 
 def test_site_baseline_unverified_is_rolled_back_and_escalated(
@@ -589,22 +500,22 @@ def test_site_baseline_unverified_is_rolled_back_and_escalated(
 ) -> None:
     path = _drifted(base, "viewer-bad.ini")
     drifted = path.read_bytes()
-    ticket = _ticket(controller, "viewer settings drift again")
+    ticket = open_ticket(controller, "viewer settings drift again")
     inputs = {
         "path": str(path),
         **{k: v for k, v in SITE_INPUTS.items() if not k.endswith("3")},  # key3 unset
         "baseline_sha256": "0" * 64,  # a baseline the file can never reach
     }
-    run = _play(controller, endpoint, "site-baseline", inputs, ticket_id=ticket)
+    run = play(controller, endpoint, "site-baseline", inputs, ticket_id=ticket)
     assert run["state"] == "escalated", run["summary"]
     assert path.read_bytes() == drifted  # every edit rolled back, byte for byte
     steps = {s["id"]: s for s in run["steps"]}
     assert steps["set1"]["changed"] and steps["set2"]["changed"] and steps["set3"]["skipped"]
     assert steps["values"]["ok"] and not steps["after"]["ok"]
     assert steps["undo3"]["skipped"] and steps["undo2"]["ok"] and steps["undo1"]["ok"]
-    escalation = [e for e in _timeline(controller, ticket) if e["kind"] == "escalation"]
-    assert len(escalation) == 1 and "(update.channel, update.auto)" in escalation[0]["body"]
-    _assert_on_timeline(controller, run)
+    escalations = [e for e in timeline(controller, ticket) if e["kind"] == "escalation"]
+    assert len(escalations) == 1 and "(update.channel, update.auto)" in escalations[0]["body"]
+    assert_on_timeline(controller, run)
 
 
 def test_site_baseline_dry_run_changes_nothing(
@@ -612,9 +523,9 @@ def test_site_baseline_dry_run_changes_nothing(
 ) -> None:
     path = _drifted(base, "viewer-dry.ini")
     drifted = path.read_bytes()
-    ticket = _ticket(controller, "site baseline dry run")
+    ticket = open_ticket(controller, "site baseline dry run")
     inputs = {"path": str(path), **SITE_INPUTS}
-    run = _play(controller, endpoint, "site-baseline", inputs, ticket_id=ticket, dry_run=True)
+    run = play(controller, endpoint, "site-baseline", inputs, ticket_id=ticket, dry_run=True)
     assert run["state"] == "succeeded", run["summary"]
     assert run["dry_run"] and path.read_bytes() == drifted
     steps = {s["id"]: s for s in run["steps"]}
@@ -626,7 +537,7 @@ def test_site_baseline_dry_run_changes_nothing(
     for n in (1, 2, 3):
         assert f"[would change] action set{n}: config.set" in summary
     assert "+channel = stable" in summary and "+host = proxy.example.org" in summary
-    _assert_on_timeline(controller, run)
+    assert_on_timeline(controller, run)
 
 
 THROWAWAY = "ds-pb-locked"
@@ -659,8 +570,8 @@ def test_a_locked_account_is_unlocked(
     controller: ControllerProcess, endpoint: str, locked_account: str
 ) -> None:
     assert _password_field(locked_account).startswith("!")
-    ticket = _ticket(controller, "cannot log in")
-    run = _play(
+    ticket = open_ticket(controller, "cannot log in")
+    run = play(
         controller, endpoint, "account-locked", {"username": locked_account}, ticket_id=ticket
     )
     assert run["state"] == "succeeded", run["summary"]
@@ -668,7 +579,7 @@ def test_a_locked_account_is_unlocked(
     (unlock,) = run["steps"]
     assert unlock["changed"] and unlock["evidence"]["before"]["password_status"] == "locked"
     assert unlock["evidence"]["after"]["password_status"] == "usable"
-    _assert_on_timeline(controller, run)
+    assert_on_timeline(controller, run)
 
 
 # -- the loop: health checks that open tickets and fix them ---------------------------------
@@ -736,7 +647,7 @@ def test_a_stopped_daemon_is_found_fixed_verified_and_its_ticket_resolved(
         (ticket,) = wait_for(resolved, 120, "the loop's ticket resolved")
         assert _running() and _pid() != old, "restarted for real"
         assert "verified by check result" in ticket["resolution"]
-        entries = _timeline(controller, ticket["id"])
+        entries = timeline(controller, ticket["id"])
         checks = [e for e in entries if e["kind"] == "check"]
         assert checks[0]["data"]["status"] == "fail" and checks[-1]["data"]["status"] == "ok"
         correlation = checks[0]["data"]["correlation_id"]

@@ -88,6 +88,9 @@ def test_time_sync_chooses_a_tool_or_says_there_is_none(monkeypatch: pytest.Monk
         shutil, "which", lambda name: "/usr/bin/ntpdate" if name == "ntpdate" else None
     )
     assert machine.sync_argv("ntp.example", "linux") == ["ntpdate", "-b", "ntp.example"]
+    assert machine.sync_argv("ntp.example:123", "linux") == ["ntpdate", "-b", "ntp.example"]
+    assert machine.sync_argv("[::1]", "linux") == ["ntpdate", "-b", "::1"]
+    assert machine.sync_argv("ntp.example:1123", "linux") is None, "ntpdate cannot take a port"
     assert machine.sync_argv(None, "linux") is None
     assert machine.sync_argv(None, "win32") == ["w32tm", "/resync", "/force"]
     monkeypatch.setattr(shutil, "which", lambda name: None)

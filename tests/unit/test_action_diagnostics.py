@@ -29,6 +29,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from sntp_server import SntpServer, ntp_stamp
 
 from agent.actions import certs_time, diagnostics, net_diagnostics
 from agent.actions.context import ActionContext
@@ -395,51 +396,6 @@ def test_cert_file_problems(tmp_path: Path) -> None:
 # --- time.check -------------------------------------------------------------------------------
 
 
-def ntp_stamp(unix: float) -> bytes:
-    ntp = unix + 2_208_988_800
-    return struct.pack("!II", int(ntp), int((ntp % 1) * 2**32))
-
-
-class SntpServer:
-    """Answers like an NTP server whose clock is `offset` seconds ahead of ours."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.05)
-        self.port: int = self.sock.getsockname()[1]
-        self.offset = 2.5
-        self.mode = "ok"  # ok | kiss | silent | stranger
-        self.requests: list[bytes] = []
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                request, peer = self.sock.recvfrom(512)
-            except TimeoutError:
-                continue
-            self.requests.append(request)
-            received = ntp_stamp(time.time() + self.offset)
-            if self.mode == "silent":
-                continue
-            stratum, refid, originate = 2, socket.inet_aton("127.0.0.1"), request[40:48]
-            if self.mode == "kiss":
-                stratum, refid = 0, b"RATE"
-            if self.mode == "stranger":
-                originate = ntp_stamp(1e9)
-            head = struct.pack("!BBbb", 0 << 6 | 4 << 3 | 4, stratum, 6, -20)
-            reply = head + bytes(8) + refid + received + originate + received
-            self.sock.sendto(reply + ntp_stamp(time.time() + self.offset), peer)
-
-    def close(self) -> None:
-        self.stopping.set()
-        self.thread.join(5)
-        self.sock.close()
-
-
 @pytest.fixture
 def sntp(monkeypatch: pytest.MonkeyPatch) -> Iterator[SntpServer]:
     server = SntpServer()
@@ -470,6 +426,18 @@ def test_time_offset_from_an_sntp_server(sntp: SntpServer) -> None:
     request = sntp.requests[0]
     assert len(request) == 48 and request[0] == 0x23
     assert abs(certs_time.from_ntp(request[40:48]) - time.time()) < 5
+
+
+def test_time_server_on_its_own_port() -> None:
+    """host:port reaches a server off port 123 without touching NTP_PORT."""
+    server = SntpServer(offset=-40)
+    try:
+        result = time_check(server.address)
+    finally:
+        server.close()
+    assert result.ok, result.error
+    assert abs(result.data["offset_s"] + 40) < 0.05
+    assert (result.data["server"], result.data["address"]) == (server.address, "127.0.0.1")
 
 
 def test_time_clock_ahead(sntp: SntpServer) -> None:

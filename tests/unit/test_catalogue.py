@@ -44,6 +44,9 @@ def test_the_catalogue_holds_every_action_with_its_risk() -> None:
         ("file.stat", {"path": "/etc/hosts"}),
         ("net.tcp_check", {"host": "intranet.example", "port": 443}),
         ("file.stat", {"path": "C:\\Windows\\System32\\drivers\\etc\\hosts"}),
+        ("time.check", {"server": "ntp.example"}),
+        ("time.check", {"server": "127.0.0.1:1123"}),
+        ("time.sync", {"server": "[2001:db8::1]:123"}),
     ],
 )
 def test_the_parameter_names_scripts_rely_on(action: str, params: dict[str, object]) -> None:
@@ -79,6 +82,15 @@ def test_the_parameter_names_scripts_rely_on(action: str, params: dict[str, obje
         ("disk.cleanup", {"paths": ["/tmp/../etc"]}, "params.paths.0"),
         ("user.unlock", {"username": "-r"}, "params.username"),
         ("file.stat", {"path": "/etc/hosts", "follow": True}, "params.follow"),
+        ("time.check", {"server": "-oX:123"}, "params.server"),
+        ("time.check", {"server": "ntp.example:0"}, "params.server"),
+        ("time.check", {"server": "ntp.example:70000"}, "params.server"),
+        ("time.check", {"server": "ntp.example:12a"}, "params.server"),
+        ("time.check", {"server": "ntp.example:"}, "params.server"),
+        ("time.check", {"server": ":123"}, "params.server"),
+        ("time.sync", {"server": "[ntp.example]:123"}, "params.server"),
+        ("time.sync", {"server": "[::1]123"}, "params.server"),
+        ("time.sync", {"server": "[::1"}, "params.server"),
     ],
 )
 def test_injection_and_bad_values_are_refused_naming_the_field(
@@ -100,6 +112,19 @@ def test_unknown_actions_and_huge_params_are_refused() -> None:
 
 def test_paths_are_normalised() -> None:
     assert validate("file.stat", {"path": "//etc//./hosts"}).model_dump()["path"] == "/etc/hosts"
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("::1", "::1"),
+        ("[::1]", "::1"),
+        ("[0::1]:1123", "[::1]:1123"),
+        ("NTP.example:09", "NTP.example:9"),
+    ],
+)
+def test_servers_with_ports_are_normalised(given: str, kept: str) -> None:
+    assert validate("time.check", {"server": given}).model_dump()["server"] == kept
 
 
 def test_results_have_one_shape_and_bounded_output() -> None:

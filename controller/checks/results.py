@@ -11,10 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalogue.checks import STATUSES
@@ -22,12 +23,29 @@ from controller.access.actor import Actor
 from controller.access.roles import Permission
 from controller.checks.targets import version
 from controller.errors import InvalidInput
-from controller.fleet.sequence import take
+from controller.fleet.sequence import take_many
 from controller.paging import Page, keyset_page
 from controller.storage.models import Check, CheckResult, CheckState, Endpoint
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE = 4000
+# Core, not the ORM, on the ingestion path: thousands of results a second build no objects.
+RESULTS = cast(Table, CheckResult.__table__)
+STATES = cast(Table, CheckState.__table__)
+_INSERT_STATE = STATES.insert().values(
+    check_id=bindparam("k"),
+    endpoint_id=bindparam("e"),
+    status=bindparam("status"),
+    since=bindparam("since"),
+    last_result_id=bindparam("result"),
+)
+_UPDATE_STATE = (
+    STATES.update()
+    .where(STATES.c.check_id == bindparam("k"), STATES.c.endpoint_id == bindparam("e"))
+    .values(
+        status=bindparam("status"), since=bindparam("since"), last_result_id=bindparam("result")
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -56,62 +74,106 @@ class Change:
     result_id: int
 
 
-async def apply_result(session: AsyncSession, measured: Measured) -> Change | None:
-    """Store one result in the caller's transaction; the Change when the check's status on
-    the endpoint moved. The caller commits (CheckResults, writer.py, many in one go).
+async def apply_results(session: AsyncSession, batch: Sequence[Measured]) -> list[Change | None]:
+    """Store a group of results in the caller's transaction, in a handful of statements
+    whatever its size; for each, the Change when the check's status on the endpoint moved.
+    The caller commits (CheckResults, writer.py).
 
     A resend (its seq stored before) changes nothing. A result for a deleted check takes
     its seq and is dropped. A result of an older version of the check goes into the
     history but leaves the state alone: it was judged by the old definition.
     """
-    if not await take(session, measured.endpoint_id, measured.seq):
-        return None
-    check = await session.get(Check, measured.check_id)
-    status = measured.status if measured.status in STATUSES else "error"
-    if check is None:
-        log.info(
-            "endpoint %s: result for deleted check %d", measured.endpoint_id, measured.check_id
-        )
-        return None
-    result = CheckResult(
-        check_id=check.id,
-        endpoint_id=measured.endpoint_id,
-        status=status,
-        value=measured.value,
-        message=measured.message[:MAX_MESSAGE],
-        evidence={**measured.evidence, "version": measured.version},
-        at=measured.at,
-        # Follows the result into the loop's ticket entries, playbook runs and runs.
-        correlation_id=f"check-{uuid.uuid4().hex}",
-    )
-    session.add(result)
-    await session.flush()
-    if measured.version >= version(check):
-        return await _move_state(session, result)
-    return None
-
-
-async def _move_state(session: AsyncSession, result: CheckResult) -> Change | None:
-    state = await session.get(
-        CheckState, (result.check_id, result.endpoint_id), with_for_update=True
-    )
-    if state is None:
-        session.add(
-            CheckState(
-                check_id=result.check_id,
-                endpoint_id=result.endpoint_id,
-                status=result.status,
-                since=result.at,
-                last_result_id=result.id,
+    fresh = await take_many(session, [(m.endpoint_id, m.seq) for m in batch])
+    new_ones = [m for m, new in zip(batch, fresh, strict=True) if new]
+    checks = await _checks(session, {m.check_id for m in new_ones})
+    stored: list[int] = []  # indices into batch
+    for i, measured in enumerate(batch):
+        if not fresh[i]:
+            continue
+        if measured.check_id in checks:
+            stored.append(i)
+        else:
+            log.info(
+                "endpoint %s: result for deleted check %d",
+                measured.endpoint_id,
+                measured.check_id,
             )
-        )
-        await session.flush()  # a later result of the same group finds it
-        return Change(result.check_id, result.endpoint_id, None, result.status, result.id)
-    state.last_result_id = result.id
-    if state.status == result.status:
-        return None
-    old, state.status, state.since = state.status, result.status, result.at
-    return Change(result.check_id, result.endpoint_id, old, result.status, result.id)
+    result_ids = dict(zip(stored, await _insert(session, [batch[i] for i in stored]), strict=True))
+    current = [i for i in stored if batch[i].version >= version(checks[batch[i].check_id])]
+    changes = await _move_states(session, [(batch[i], result_ids[i]) for i in current])
+    moved = dict(zip(current, changes, strict=True))
+    return [moved.get(i) for i in range(len(batch))]
+
+
+async def _checks(session: AsyncSession, ids: set[int]) -> dict[int, Check]:
+    if not ids:
+        return {}
+    return {c.id: c for c in await session.scalars(select(Check).where(Check.id.in_(ids)))}
+
+
+async def _insert(session: AsyncSession, stored: list[Measured]) -> list[int]:
+    if not stored:
+        return []
+    rows = [
+        {
+            "check_id": m.check_id,
+            "endpoint_id": m.endpoint_id,
+            "status": m.status if m.status in STATUSES else "error",
+            "value": m.value,
+            "message": m.message[:MAX_MESSAGE],
+            "evidence": {**m.evidence, "version": m.version},
+            "at": m.at,
+            # Follows the result into the loop's ticket entries, playbook runs and runs.
+            "correlation_id": f"check-{uuid.uuid4().hex}",
+        }
+        for m in stored
+    ]
+    # Matched back by correlation id (unique per result): RETURNING in parameter order
+    # would cost SQLite one INSERT per row.
+    inserted = await session.execute(
+        RESULTS.insert().returning(RESULTS.c.correlation_id, RESULTS.c.id), rows
+    )
+    ids: dict[str, int] = {correlation_id: id_ for correlation_id, id_ in inserted}
+    return [ids[row["correlation_id"]] for row in rows]
+
+
+async def _move_states(
+    session: AsyncSession, current: list[tuple[Measured, int]]
+) -> list[Change | None]:
+    """Move each check state by its results (with their ids), in order: one read, then
+    one statement for the new states and one for the others."""
+    if not current:
+        return []
+    keys = {(m.check_id, m.endpoint_id) for m, _ in current}
+    found = await session.execute(
+        select(STATES.c.check_id, STATES.c.endpoint_id, STATES.c.status, STATES.c.since)
+        .where(tuple_(STATES.c.check_id, STATES.c.endpoint_id).in_(keys))
+        .with_for_update()
+    )
+    stored = {(k, e): (status, since) for k, e, status, since in found}
+    now = dict(stored)
+    last_result: dict[tuple[int, str], int] = {}
+    changes: list[Change | None] = []
+    for m, result_id in current:
+        key = (m.check_id, m.endpoint_id)
+        status = m.status if m.status in STATUSES else "error"
+        before = now.get(key)
+        last_result[key] = result_id
+        if before is not None and before[0] == status:
+            changes.append(None)
+            continue
+        old = None if before is None else before[0]
+        changes.append(Change(m.check_id, m.endpoint_id, old, status, result_id))
+        now[key] = (status, m.at)
+    rows = [
+        {"k": k, "e": e, "status": now[k, e][0], "since": now[k, e][1], "result": result_id}
+        for (k, e), result_id in last_result.items()
+    ]
+    if inserts := [row for row in rows if (row["k"], row["e"]) not in stored]:
+        await session.execute(_INSERT_STATE, inserts)
+    if updates := [row for row in rows if (row["k"], row["e"]) in stored]:
+        await session.execute(_UPDATE_STATE, updates)
+    return changes
 
 
 async def list_results(

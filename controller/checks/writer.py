@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from controller.checks.results import Change, Measured, apply_result
+from controller.checks.results import Change, Measured, apply_results
 from controller.fleet.grouped import GroupWriter
 from controller.storage.db import SessionFactory
 
@@ -12,4 +12,4 @@ class CheckResults(GroupWriter[Measured, Change | None]):
     deleted check)."""
 
     def __init__(self, sessions: SessionFactory) -> None:
-        super().__init__(sessions, apply_result)
+        super().__init__(sessions, apply_results)

@@ -17,6 +17,7 @@ from controller.container import Controller
 from controller.errors import Unauthenticated
 from controller.fleet import enrollment
 from controller.fleet.inventory import InventoryMessage, Outcome, apply_inventory
+from controller.gateway.in_order import InOrderAcks
 from controller.pki import certificate_serial
 from controller.runs.dispatch import RunOrder
 from controller.runs.updates import RunUpdate
@@ -106,6 +107,27 @@ def _inventory_message(seq: int, inv: agent_pb2.Inventory) -> InventoryMessage:
     )
 
 
+def _measured(endpoint_id: str, seq: int, result: agent_pb2.CheckResultMessage) -> Measured:
+    def decoded(raw: bytes) -> object:
+        try:
+            return json.loads(raw) if raw else None
+        except ValueError:
+            return {"unreadable": "the agent sent unreadable JSON"}
+
+    evidence = decoded(result.evidence_json)
+    return Measured(
+        endpoint_id=endpoint_id,
+        seq=seq,
+        check_id=result.check_id,
+        version=result.version,
+        status=result.status,
+        value=decoded(result.value_json),
+        message=result.message,
+        evidence=evidence if isinstance(evidence, dict) else {"raw": evidence},
+        at=_time(result.at_ms),
+    )
+
+
 class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
     def __init__(self, controller: Controller) -> None:
         self._controller = controller
@@ -153,18 +175,27 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
         log.info("agent %s connected from %s", endpoint_id, context.peer())
         await self._controller.dispatcher.endpoint_connected(endpoint_id)
         await self._controller.checks.send_set(endpoint_id, connection)
-        writer = asyncio.create_task(self._write(connection, context))
-        reader = asyncio.create_task(self._read(connection, context))
+        acks = InOrderAcks(
+            lambda seq: connection.send(agent_pb2.ControllerMessage(ack=agent_pb2.Ack(seq=seq)))
+        )
+        tasks = (
+            asyncio.create_task(self._write(connection, context)),
+            asyncio.create_task(self._read(connection, context, acks)),
+            asyncio.create_task(acks.run()),
+        )
         try:
-            await asyncio.wait({writer, reader}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (writer, reader):
+            for task in tasks:
                 task.cancel()
-            results = await asyncio.gather(writer, reader, return_exceptions=True)
+            results = await asyncio.gather(*tasks, return_exceptions=True)
             for result in results:
                 if isinstance(result, Exception):
                     log.error("stream of agent %s failed", endpoint_id, exc_info=result)
                     connection.closed_reason = connection.closed_reason or "controller error"
+            await acks.settle()
+            self._controller.checks.results.forgive(endpoint_id)
+            self._controller.dispatcher.updates.forgive(endpoint_id)
             await presence.disconnected(endpoint_id, connection)
             log.info(
                 "agent %s disconnected: %s", endpoint_id, connection.closed_reason or "stream ended"
@@ -176,7 +207,7 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
         while (message := await connection.outbox.get()) is not None:
             await context.write(message)
 
-    async def _read(self, connection: AgentConnection, context: Context) -> None:
+    async def _read(self, connection: AgentConnection, context: Context, acks: InOrderAcks) -> None:
         # Agents send a heartbeat every half window, so a whole window of silence means
         # the link is gone even though no TCP reset arrived (a pulled cable).
         window = self._controller.settings.heartbeat_interval_s
@@ -188,10 +219,17 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
                 connection.closed_reason = f"no message for {window:g} s"
                 return
             if not isinstance(message, agent_pb2.AgentMessage):
-                return  # end of stream
+                await acks.drain()  # the agent said goodbye: acknowledge what it sent
+                return
             presence.heard(connection.endpoint_id)
             if message.HasField("durable"):
-                await self._durable(connection, message.durable)
+                durable = message.durable
+                if durable.HasField("check_result"):
+                    measured = _measured(connection.endpoint_id, durable.seq, durable.check_result)
+                    await acks.add(durable.seq, self._controller.checks.store(measured))
+                    continue
+                await acks.drain()  # the check results before it take their seqs first
+                await self._durable(connection, durable)
             elif message.HasField("run_output"):
                 output = message.run_output
                 await self._controller.run_output.accept(
@@ -201,8 +239,6 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
     async def _durable(self, connection: AgentConnection, durable: agent_pb2.Durable) -> None:
         if durable.HasField("run_update"):
             await self._run_update(connection, durable.seq, durable.run_update)
-        elif durable.HasField("check_result"):
-            await self._check_result(connection, durable.seq, durable.check_result)
         elif durable.HasField("inventory"):
             try:
                 msg = _inventory_message(durable.seq, durable.inventory)
@@ -248,28 +284,3 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
         connection.send(agent_pb2.ControllerMessage(ack=agent_pb2.Ack(seq=seq)))
         if stored is not None and stored.state != "running":
             dispatcher.ended(update.run_id, stored)
-
-    async def _check_result(
-        self, connection: AgentConnection, seq: int, result: agent_pb2.CheckResultMessage
-    ) -> None:
-        def decoded(raw: bytes) -> object:
-            try:
-                return json.loads(raw) if raw else None
-            except ValueError:
-                return {"unreadable": "the agent sent unreadable JSON"}
-
-        evidence = decoded(result.evidence_json)
-        await self._controller.checks.store(
-            Measured(
-                endpoint_id=connection.endpoint_id,
-                seq=seq,
-                check_id=result.check_id,
-                version=result.version,
-                status=result.status,
-                value=decoded(result.value_json),
-                message=result.message,
-                evidence=evidence if isinstance(evidence, dict) else {"raw": evidence},
-                at=_time(result.at_ms),
-            )
-        )
-        connection.send(agent_pb2.ControllerMessage(ack=agent_pb2.Ack(seq=seq)))

@@ -18,7 +18,7 @@ from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalogue import ActionResult
-from controller.fleet.grouped import GroupWriter
+from controller.fleet.grouped import GroupWriter, one_by_one
 from controller.fleet.sequence import take
 from controller.runs.service import TERMINAL
 from controller.storage.db import SessionFactory
@@ -56,7 +56,7 @@ class RunUpdates(GroupWriter[RunUpdate, Ended | None]):
     unusable update."""
 
     def __init__(self, sessions: SessionFactory) -> None:
-        super().__init__(sessions, _apply)
+        super().__init__(sessions, one_by_one(_apply))
 
 
 async def _apply(session: AsyncSession, run_update: RunUpdate) -> Ended | None:

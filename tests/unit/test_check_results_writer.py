@@ -8,12 +8,13 @@ import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from controller.checks import writer
 from controller.checks.results import Change, Measured
 from controller.checks.targets import version
 from controller.checks.writer import CheckResults
+from controller.fleet.grouped import EarlierFailed
 from controller.storage.db import SessionFactory
 from controller.storage.models import Check, CheckResult, CheckState, Endpoint
 
@@ -122,14 +123,15 @@ async def test_one_failing_result_fails_alone(
     sessions: SessionFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     check, (bad, good) = await _setup(sessions, 2)
-    real = writer.apply_result
+    real = writer.apply_results
+    broken = [True]
 
-    async def failing(session: Any, measured: Measured) -> Change | None:
-        if measured.message == "result 1" and measured.endpoint_id == bad:
+    async def failing(session: Any, batch: list[Measured]) -> list[Change | None]:
+        if broken[0] and any(m.message == "result 1" and m.endpoint_id == bad for m in batch):
             raise RuntimeError("database said no")
-        return await real(session, measured)
+        return await real(session, batch)
 
-    monkeypatch.setattr(writer, "apply_result", failing)
+    monkeypatch.setattr(writer, "apply_results", failing)
     outcomes = await _store_together(
         CheckResults(sessions),
         [
@@ -141,7 +143,13 @@ async def test_one_failing_result_fails_alone(
     assert isinstance(outcomes[0], RuntimeError)
     assert isinstance(outcomes[1], Change) and outcomes[1].new_status == "ok"
     # Storing seq 2 would make the agent's resend of seq 1 look like a duplicate.
-    assert isinstance(outcomes[2], RuntimeError)
+    assert isinstance(outcomes[2], EarlierFailed)
+    # So would seq 3, read from the stream while seq 1 was being stored, in a later group.
+    results_writer = CheckResults(sessions)
+    failed_again = await _store_together(results_writer, [_result(check, bad, 1, "ok")])
+    assert isinstance(failed_again[0], RuntimeError)
+    later = await _store_together(results_writer, [_result(check, bad, 3, "ok")])
+    assert isinstance(later[0], EarlierFailed)
     async with sessions() as session:
         bad_endpoint = await session.get(Endpoint, bad)
         good_endpoint = await session.get(Endpoint, good)
@@ -155,8 +163,75 @@ async def test_one_failing_result_fails_alone(
     assert stored == [good]
 
     # The agent resends both: now they are stored, in order.
-    monkeypatch.setattr(writer, "apply_result", real)
+    broken[0] = False
     resent = await _store_together(
-        CheckResults(sessions), [_result(check, bad, 1, "ok"), _result(check, bad, 2, "warn")]
+        results_writer, [_result(check, bad, 1, "ok"), _result(check, bad, 2, "warn")]
     )
     assert [(o.old_status, o.new_status) for o in resent] == [(None, "ok"), ("ok", "warn")]
+
+
+async def test_a_stream_that_ended_is_forgiven_its_failure(
+    sessions: SessionFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The failed result may be gone from the agent's spool (trimmed): its next stream must
+    not be refused for ever."""
+    check, (endpoint,) = await _setup(sessions, 1)
+    real = writer.apply_results
+    broken = [True]
+
+    async def failing(session: Any, batch: list[Measured]) -> list[Change | None]:
+        if broken[0]:
+            raise RuntimeError("database said no")
+        return await real(session, batch)
+
+    monkeypatch.setattr(writer, "apply_results", failing)
+    results_writer = CheckResults(sessions)
+    assert isinstance(
+        (await _store_together(results_writer, [_result(check, endpoint, 1, "ok")]))[0],
+        RuntimeError,
+    )
+    broken[0] = False
+    assert isinstance(
+        (await _store_together(results_writer, [_result(check, endpoint, 5, "ok")]))[0],
+        EarlierFailed,
+    )
+    results_writer.forgive(endpoint)
+    stored = await _store_together(results_writer, [_result(check, endpoint, 5, "ok")])
+    assert isinstance(stored[0], Change)
+
+
+async def test_a_group_costs_the_same_few_statements_whatever_its_size(
+    sessions: SessionFactory,
+) -> None:
+    """Statements per group, not per result: what lets 10,000 endpoints report every minute."""
+    check, endpoints = await _setup(sessions, 25)
+    async with sessions() as session:
+        engine = session.bind.sync_engine  # type: ignore[union-attr]
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2][:60])
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        for seq, status in ((1, "ok"), (3, "fail")):
+            statements.clear()
+            outcomes = await _store_together(
+                CheckResults(sessions),
+                [_result(check, e, seq + n, status) for e in endpoints for n in range(2)],
+            )
+            assert not [o for o in outcomes if isinstance(o, BaseException)]
+            # Seqs (lock, then raise), the check, results, states (read, insert or update).
+            assert len([s for s in statements if s != "BEGIN"]) <= 7, statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    async with sessions() as session:
+        stored = await session.scalar(
+            select(func.count()).select_from(CheckResult).where(CheckResult.check_id == check[0])
+        )
+        failing = await session.scalar(
+            select(func.count())
+            .select_from(CheckState)
+            .where(CheckState.check_id == check[0], CheckState.status == "fail")
+        )
+    assert stored == 100 and failing == 25

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from controller.fleet.grouped import EarlierFailed
 from controller.runs import updates
 from controller.runs.updates import RunUpdate, RunUpdates
 from controller.storage.db import SessionFactory
@@ -126,7 +127,7 @@ async def test_one_failing_update_fails_alone(
     assert isinstance(outcomes[0], RuntimeError)
     assert getattr(outcomes[1], "state", None) == "succeeded"
     # Storing seq 2 would make the agent's resend of seq 1 look like a duplicate.
-    assert isinstance(outcomes[2], RuntimeError)
+    assert isinstance(outcomes[2], EarlierFailed)
     async with sessions() as session:
         endpoint = await session.get(Endpoint, bad_endpoint)
         states = [(await session.get(Run, run_id)).state for run_id in (bad, after_bad, good)]  # type: ignore[union-attr]

@@ -24,6 +24,8 @@ from controller.errors import InvalidInput, NotFound
 from controller.fleet.endpoints import scoped
 from controller.fleet.validation import check_tags
 from controller.paging import Page, keyset_page
+from controller.playbooks.schema import Playbook
+from controller.playbooks.service import checked_inputs
 from controller.storage.models import Check, Endpoint, Site, Team
 from controller.storage.unique import unique
 
@@ -48,8 +50,9 @@ FIELDS = (
 # The loop's limits when the caller gives none (see controller/automation/loop.py).
 LOOP_DEFAULTS = {"playbook_inputs": {}, "max_fixes": 3, "fix_window_s": 3600, "cooldown_s": 300}
 MAX_ENDPOINT_IDS = 1000
-# Is a playbook of this name in the library? None: no library to ask (names kept as given).
-PlaybookKnown = Callable[[str], bool] | None
+# The library's playbook of this name, if any. None: no library to ask (names and inputs
+# kept as given).
+PlaybookKnown = Callable[[str], Playbook | None] | None
 
 
 def snapshot(check: Check) -> dict[str, Any]:
@@ -123,9 +126,18 @@ async def _target(session: AsyncSession, actor: Actor, values: dict[str, Any]) -
 
 
 def _playbook(values: dict[str, Any], known: PlaybookKnown) -> None:
+    """The playbook exists and takes these inputs: refused now, not when a fault needs it."""
     name = values["playbook"]
-    if name is not None and known is not None and not known(name):
+    if known is None:
+        return
+    if name is None:
+        if values["playbook_inputs"]:
+            raise InvalidInput("playbook_inputs", "inputs need a playbook")
+        return
+    playbook = known(name)
+    if playbook is None:
         raise InvalidInput("playbook", f"no playbook named {name[:100]!r} in the library")
+    checked_inputs(playbook, values["playbook_inputs"], field="playbook_inputs")
 
 
 def _require_writable(actor: Actor, check: Check) -> None:
@@ -194,7 +206,7 @@ async def update_check(
         values["cron"] = None
     _catalogue(values)
     await _target(session, actor, values)
-    if "playbook" in changes:
+    if "playbook" in changes or "playbook_inputs" in changes:
         _playbook(values, known)
     if "team_id" in changes:
         await _team(session, values)

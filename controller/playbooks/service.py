@@ -27,22 +27,25 @@ from controller.storage.models import Endpoint, PlaybookRun
 from controller.storage.types import utcnow
 
 
-def checked_inputs(playbook: Playbook, given: dict[str, Any]) -> dict[str, Any]:
-    """The inputs with defaults filled in; unknown, missing or mistyped ones are refused."""
+def checked_inputs(
+    playbook: Playbook, given: dict[str, Any], field: str = "inputs"
+) -> dict[str, Any]:
+    """The inputs with defaults filled in; unknown, missing or mistyped ones are refused
+    (named field.input in the error)."""
     for name in given:
         if name not in playbook.inputs:
             known = ", ".join(sorted(playbook.inputs)) or "none"
-            raise InvalidInput(f"inputs.{name}", f"{playbook.name} has no such input ({known})")
+            raise InvalidInput(f"{field}.{name}", f"{playbook.name} has no such input ({known})")
     values: dict[str, Any] = {}
     for name, spec in playbook.inputs.items():
         value = given.get(name, spec.default)
         if value is None:
             if spec.required:
-                raise InvalidInput(f"inputs.{name}", "required")
+                raise InvalidInput(f"{field}.{name}", "required")
             values[name] = None
             continue
         if not input_type_ok(spec.type, value):
-            raise InvalidInput(f"inputs.{name}", f"must be a {spec.type}")
+            raise InvalidInput(f"{field}.{name}", f"must be a {spec.type}")
         values[name] = value
     return values
 

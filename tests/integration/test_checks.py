@@ -171,6 +171,18 @@ def test_bad_definitions_and_roles_are_refused(
         ({**good, "interval_s": None, "cron": "not cron"}, "cron"),
         ({**good, "endpoint_ids": ["nope"]}, "endpoint_ids[0]"),
         ({**good, "endpoint_ids": []}, "endpoint_ids"),
+        ({**good, "playbook": "disk-ful-temp"}, "playbook"),
+        # Refused now, not when the first fault needs the fix.
+        ({**good, "playbook": "service-down"}, "playbook_inputs.service"),
+        (
+            {**good, "playbook": "service-down", "playbook_inputs": {"servce": "cups"}},
+            "playbook_inputs.servce",
+        ),
+        (
+            {**good, "playbook": "service-down", "playbook_inputs": {"service": 5}},
+            "playbook_inputs.service",
+        ),
+        ({**good, "playbook_inputs": {"service": "cups"}}, "playbook_inputs"),
     ]
     with controller.client() as client:
         for body, field in cases:
@@ -178,6 +190,15 @@ def test_bad_definitions_and_roles_are_refused(
             assert response.status_code == 422, (body, response.text)
             loc = response.json()["detail"][0]["loc"]
             assert ".".join(str(p) for p in loc[1:]) == field, (field, response.text)
+        fixed = {"playbook": "service-down", "playbook_inputs": {"service": "cups"}}
+        created = client.post("/checks", json={**good, "name": "inputs checked", **fixed})
+        assert created.status_code == 201, created.text
+        check_id = created.json()["id"]
+        bad_patch = client.patch(f"/checks/{check_id}", json={"playbook_inputs": {"nope": 1}})
+        assert bad_patch.status_code == 422, bad_patch.text
+        assert bad_patch.json()["detail"][0]["loc"] == ["body", "playbook_inputs", "nope"]
+        assert client.get(f"/checks/{check_id}").json()["playbook_inputs"] == {"service": "cups"}
+        assert client.delete(f"/checks/{check_id}").status_code == 204
     with controller.client(role_tokens["tier1"]) as tier1:
         assert tier1.post("/checks", json=good).status_code == 403
         assert tier1.get("/checks").status_code == 200

@@ -18,6 +18,7 @@ from controller.checks import definitions, results, status
 from controller.checks.definitions import PlaybookKnown
 from controller.checks.targets import Where, version
 from controller.container import Controller
+from controller.playbooks import schema as playbook_schema
 from controller.storage.models import Check, CheckResult, CheckState
 
 router = APIRouter(tags=["checks"])
@@ -151,7 +152,12 @@ def _known(controller: Controller) -> PlaybookKnown:
     library = getattr(engine, "library", None)
     if library is None:
         return None
-    return lambda name: library.get(name) is not None
+
+    def playbook(name: str) -> playbook_schema.Playbook | None:
+        loaded = library.get(name)
+        return None if loaded is None else loaded.playbook
+
+    return playbook
 
 
 def _where(values: dict[str, Any]) -> Where:

@@ -46,6 +46,8 @@ WEBHOOK_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 ACTOR = "notifications"
 NO_RELAY = "no SMTP relay is configured (DESKSIDE_SMTP_RELAY)"
 ERROR_MAX = 2000
+# The API request or check result behind the message, as a header of both channels.
+CORRELATION_HEADER = "X-Deskside-Correlation-Id"
 
 
 class Permanent(Exception):
@@ -74,6 +76,7 @@ class Claim:
     body: str
     message_id: str
     attempts: int
+    correlation_id: str
 
 
 class DeliveryWorker:
@@ -169,6 +172,7 @@ class DeliveryWorker:
                     r.body,
                     r.message_id,
                     r.attempts,
+                    r.correlation_id,
                 )
                 for r in rows
             ]
@@ -252,6 +256,8 @@ class DeliveryWorker:
             message["In-Reply-To"] = first
             message["References"] = first
         message["Auto-Submitted"] = "auto-generated"  # RFC 3834: auto-responders keep quiet
+        if claim.correlation_id:
+            message[CORRELATION_HEADER] = claim.correlation_id
         message.set_content(claim.body)
         await asyncio.to_thread(self._smtp_send, message, claim.target)
 
@@ -296,6 +302,7 @@ class DeliveryWorker:
             "subject": claim.subject,
             "summary": claim.body,
             "delivered_at": utcnow().isoformat(),
+            "correlation_id": claim.correlation_id,
             "ticket": None
             if ticket is None
             else {
@@ -318,6 +325,7 @@ class DeliveryWorker:
                 "X-Deskside-Event": claim.event,
                 "X-Deskside-Delivery": str(claim.id),
                 "X-Deskside-Signature": f"sha256={signature}",
+                CORRELATION_HEADER: claim.correlation_id,
             },
         )
         if not 200 <= response.status_code < 300:

@@ -99,9 +99,16 @@ async def _recipients(session: AsyncSession, ticket: Ticket, event: str, public:
 
 
 async def ticket_event(
-    session: AsyncSession, ticket: Ticket, event: str, summary: str, *, public: bool
+    session: AsyncSession,
+    ticket: Ticket,
+    event: str,
+    summary: str,
+    *,
+    public: bool,
+    correlation_id: str = "",
 ) -> list[Notification]:
-    """Queue the e-mails and webhook calls for one event; flushed with the caller's change."""
+    """Queue the e-mails and webhook calls for one event; flushed with the caller's change.
+    correlation_id: the request or check result that caused it, carried to the receivers."""
     assert event in EVENTS, event
     queued: list[Notification] = []
     for address in sorted(await _recipients(session, ticket, event, public)):
@@ -116,6 +123,7 @@ async def ticket_event(
                 subject=subject(ticket),
                 body=body(ticket, summary),
                 message_id=message_id,
+                correlation_id=correlation_id,
             )
         )
     hooks = await session.scalars(select(Webhook).where(Webhook.active.is_(True)))
@@ -131,6 +139,7 @@ async def ticket_event(
                 webhook_id=hook.id,
                 subject=subject(ticket),
                 body=summary,
+                correlation_id=correlation_id,
             )
         )
     session.add_all(queued)

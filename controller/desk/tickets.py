@@ -217,11 +217,21 @@ async def create_ticket(
         )
     audit.record(session, actor, "create", "ticket", ticket.id, after=snapshot(ticket))
     await notify.ticket_event(
-        session, ticket, "ticket.created", f"Ticket opened: {ticket.title}", public=True
+        session,
+        ticket,
+        "ticket.created",
+        f"Ticket opened: {ticket.title}",
+        public=True,
+        correlation_id=actor.request_id,
     )
     if ticket.assignee_id is not None:
         await notify.ticket_event(
-            session, ticket, "ticket.assigned", "The ticket was assigned to you.", public=False
+            session,
+            ticket,
+            "ticket.assigned",
+            "The ticket was assigned to you.",
+            public=False,
+            correlation_id=actor.request_id,
         )
     await (session.commit() if commit else session.flush())
     return ticket

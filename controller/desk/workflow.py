@@ -97,7 +97,9 @@ async def transition(
     summary = f"The ticket is now {state.replace('_', ' ')}." + (
         f"\n\nResolution: {ticket.resolution}" if state == "resolved" else ""
     )
-    await notify.ticket_event(session, ticket, "ticket.state", summary, public=True)
+    await notify.ticket_event(
+        session, ticket, "ticket.state", summary, public=True, correlation_id=actor.request_id
+    )
     audit.record(
         session, actor, "transition", "ticket", ticket.id, before=before, after=snapshot(ticket)
     )
@@ -113,7 +115,15 @@ async def comment(
     staff = actor.can(Permission.TICKETS_WRITE)
     if not staff:
         public = True  # requesters have no internal notes
-    await add_comment(session, ticket, actor.name, body, public=public, from_requester=not staff)
+    await add_comment(
+        session,
+        ticket,
+        actor.name,
+        body,
+        public=public,
+        from_requester=not staff,
+        correlation_id=actor.request_id,
+    )
     audit.record(session, actor, "comment", "ticket", ticket.id, after={"public": public})
     await session.commit()
     return ticket
@@ -127,6 +137,7 @@ async def add_comment(
     *,
     public: bool,
     from_requester: bool,
+    correlation_id: str = "",
 ) -> None:
     """The comment and what follows from it, in the caller's transaction (not committed).
 
@@ -152,7 +163,12 @@ async def add_comment(
         )
     ticket.updated_at = now
     await notify.ticket_event(
-        session, ticket, "ticket.comment", f"{author} wrote:\n\n{body}", public=public
+        session,
+        ticket,
+        "ticket.comment",
+        f"{author} wrote:\n\n{body}",
+        public=public,
+        correlation_id=correlation_id,
     )
 
 
@@ -211,7 +227,12 @@ async def assign(
     )
     if ticket.assignee_id is not None:
         await notify.ticket_event(
-            session, ticket, "ticket.assigned", f"Assigned to you. {reason}".strip(), public=False
+            session,
+            ticket,
+            "ticket.assigned",
+            f"Assigned to you. {reason}".strip(),
+            public=False,
+            correlation_id=actor.request_id,
         )
     audit.record(
         session, actor, "assign", "ticket", ticket.id, before=before, after=snapshot(ticket)
@@ -282,9 +303,15 @@ async def escalate(
         "ticket.escalated",
         f"Escalated ({kind}) to {where}: {reason}",
         public=False,
+        correlation_id=actor.request_id,
     )
     await notify.ticket_event(
-        session, ticket, "ticket.assigned", f"Your ticket was passed to {where}.", public=True
+        session,
+        ticket,
+        "ticket.assigned",
+        f"Your ticket was passed to {where}.",
+        public=True,
+        correlation_id=actor.request_id,
     )
     audit.record(
         session, actor, "escalate", "ticket", ticket.id, before=before, after=snapshot(ticket)

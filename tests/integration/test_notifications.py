@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import smtplib
 import uuid
 from collections.abc import Iterator
@@ -79,11 +80,14 @@ def _message(sender: str, subject: str, text: str, **headers: str) -> EmailMessa
     return message
 
 
-def _open(desk: ControllerProcess, requester_email: str, title: str) -> int:
+def _open(
+    desk: ControllerProcess, requester_email: str, title: str, request_id: str | None = None
+) -> int:
     with desk.client() as admin:
         created = admin.post(
             "/tickets",
             json={"title": title, "channel": "phone", "requester_email": requester_email},
+            headers={"X-Request-ID": request_id} if request_id else None,
         )
     assert created.status_code == 201, created.text
     return int(created.json()["id"])
@@ -107,9 +111,12 @@ def test_ticket_mail_goes_out_and_a_reply_comes_back_as_a_comment(
     desk: ControllerProcess, relay: Relay
 ) -> None:
     requester = _address()
-    ticket_id = _open(desk, requester, "Wi-Fi keeps dropping")
+    request_id = f"call-{uuid.uuid4().hex}"
+    ticket_id = _open(desk, requester, "Wi-Fi keeps dropping", request_id)
     [opened] = _mail_to(relay, requester)
     assert f"[#{ticket_id}]" in opened.message["Subject"]
+    # The request that opened the ticket, so a fault can be followed to the mail in hand.
+    assert opened.message["X-Deskside-Correlation-Id"] == request_id
     assert opened.mail_from == DESK_ADDRESS
     first_id = opened.message["Message-ID"]
     reply = _message(
@@ -180,7 +187,8 @@ def test_webhooks_are_signed_and_retried(desk: ControllerProcess) -> None:
             )
         assert created.status_code == 201, created.text
         secret = created.json().get("secret") or secret
-        ticket_id = _open(desk, _address(), "Hooked printer")
+        request_id = f"call-{uuid.uuid4().hex}"
+        ticket_id = _open(desk, _address(), "Hooked printer", request_id)
         hits = wait_for(
             lambda: [h for h in receiver.received() if h.status == 200],
             TIMEOUT,
@@ -193,6 +201,8 @@ def test_webhooks_are_signed_and_retried(desk: ControllerProcess) -> None:
     assert hits[0].headers["X-Deskside-Signature"] == f"sha256={expected}"
     assert hits[0].headers["X-Deskside-Event"] == "ticket.created"
     assert f'"ticket_id":{ticket_id}' in hits[0].body.decode()
+    assert hits[0].headers["X-Deskside-Correlation-Id"] == request_id
+    assert json.loads(hits[0].body)["correlation_id"] == request_id
 
 
 def test_mailed_attachments_are_listed_and_downloaded_safely(desk: ControllerProcess) -> None:

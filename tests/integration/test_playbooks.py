@@ -8,6 +8,7 @@ the SysV test daemon installed for the module (tests/fixtures/deskside-testd.ini
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import shutil
 import signal
@@ -21,6 +22,7 @@ from typing import Any
 
 import pytest
 from databases import require_or_skip
+from mail_servers import HookReceiver
 from playbook_runs import (
     assert_on_timeline,
     escalation,
@@ -631,44 +633,63 @@ def test_a_stopped_daemon_is_found_fixed_verified_and_its_ticket_resolved(
     controller: ControllerProcess, endpoint: str, daemon: str
 ) -> None:
     check_id = _check(controller, endpoint, DAEMON)
-    try:
-        wait_for(
-            lambda: any(r["status"] == "ok" for r in _results(controller, check_id)),
-            60,
-            "the check sees the daemon running",
-        )
-        old = _pid()
-        subprocess.run(["service", DAEMON, "stop"], check=True)  # the fault, for real
-
-        def resolved() -> list[dict[str, Any]]:
-            found = _monitoring_tickets(controller, endpoint, check_id)
-            return [t for t in found if t["state"] == "resolved"]
-
-        (ticket,) = wait_for(resolved, 120, "the loop's ticket resolved")
-        assert _running() and _pid() != old, "restarted for real"
-        assert "verified by check result" in ticket["resolution"]
-        entries = timeline(controller, ticket["id"])
-        checks = [e for e in entries if e["kind"] == "check"]
-        assert checks[0]["data"]["status"] == "fail" and checks[-1]["data"]["status"] == "ok"
-        correlation = checks[0]["data"]["correlation_id"]
-        runs = [e for e in entries if e["kind"] == "run"]
-        assert runs and any(e["data"]["action"] == "service.restart" for e in runs)
-        assert [e["data"]["event"] for e in entries if e["kind"] == "playbook"] == [
-            "started",
-            "finished",
-        ]
+    with HookReceiver() as receiver:
         with controller.client() as client:
-            (run,) = client.get("/playbook-runs", params={"ticket_id": ticket["id"]}).json()[
-                "items"
+            created = {"url": receiver.url, "events": ["ticket.created"]}
+            hook = client.post("/webhooks", json=created)
+        assert hook.status_code == 201, hook.text
+        try:
+            wait_for(
+                lambda: any(r["status"] == "ok" for r in _results(controller, check_id)),
+                60,
+                "the check sees the daemon running",
+            )
+            old = _pid()
+            subprocess.run(["service", DAEMON, "stop"], check=True)  # the fault, for real
+
+            def resolved() -> list[dict[str, Any]]:
+                found = _monitoring_tickets(controller, endpoint, check_id)
+                return [t for t in found if t["state"] == "resolved"]
+
+            (ticket,) = wait_for(resolved, 120, "the loop's ticket resolved")
+            assert _running() and _pid() != old, "restarted for real"
+            assert "verified by check result" in ticket["resolution"]
+            entries = timeline(controller, ticket["id"])
+            checks = [e for e in entries if e["kind"] == "check"]
+            assert checks[0]["data"]["status"] == "fail" and checks[-1]["data"]["status"] == "ok"
+            correlation = checks[0]["data"]["correlation_id"]
+            runs = [e for e in entries if e["kind"] == "run"]
+            assert runs and any(e["data"]["action"] == "service.restart" for e in runs)
+            assert [e["data"]["event"] for e in entries if e["kind"] == "playbook"] == [
+                "started",
+                "finished",
             ]
-        assert run["state"] == "succeeded" and run["correlation_id"] == correlation
-        assert correlation.startswith("check-"), "the check result's id follows the fix"
-        restart = next(e for e in runs if e["data"]["action"] == "service.restart")
-        with controller.client() as client:
-            asked = client.get(f"/runs/{restart['run_id']}").json()
-        assert asked["request_id"] == correlation
-    finally:
-        _delete_check(controller, check_id)
+            with controller.client() as client:
+                (run,) = client.get("/playbook-runs", params={"ticket_id": ticket["id"]}).json()[
+                    "items"
+                ]
+            assert run["state"] == "succeeded" and run["correlation_id"] == correlation
+            assert correlation.startswith("check-"), "the check result's id follows the fix"
+            restart = next(e for e in runs if e["data"]["action"] == "service.restart")
+            with controller.client() as client:
+                asked = client.get(f"/runs/{restart['run_id']}").json()
+            assert asked["request_id"] == correlation
+            # ... and the notifications: the webhook call about the ticket names it too.
+            (call,) = wait_for(
+                lambda: [
+                    h
+                    for h in receiver.received()
+                    if json.loads(h.body)["ticket_id"] == ticket["id"]
+                ],
+                30,
+                "the webhook call about the loop's ticket",
+            )
+            assert call.headers["X-Deskside-Correlation-Id"] == correlation
+            assert json.loads(call.body)["correlation_id"] == correlation
+        finally:
+            _delete_check(controller, check_id)
+            with controller.client() as client:
+                client.delete(f"/webhooks/{hook.json()['id']}")
 
 
 def test_an_unfixable_fault_is_handed_over_once_not_looped(

@@ -161,7 +161,15 @@ async def test_webhooks_are_signed_and_retried_with_backoff_until_they_give_up(
     payload = json.loads(body)
     assert payload["event"] == "ticket.created" and payload["ticket_id"] == ticket_id
     assert payload["ticket"]["id"] == ticket_id and payload["ticket"]["state"] == "new"
-    assert set(payload) == {"event", "ticket_id", "subject", "summary", "delivered_at", "ticket"}
+    assert set(payload) == {
+        "event",
+        "ticket_id",
+        "subject",
+        "summary",
+        "delivered_at",
+        "correlation_id",
+        "ticket",
+    }
     assert [(r.state, r.attempts) for r in (live, gone)] == [("sent", 2), ("failed", 3)]
     assert gone.last_error == "the receiver answered HTTP 503"
     notes = {n.data["notification_id"]: n for n in await outbox.notes(ticket_id)}

@@ -260,6 +260,8 @@ class Notification(Base):
     subject: Mapped[str] = mapped_column(String(500), default="")
     body: Mapped[str] = mapped_column(Text, default="")
     message_id: Mapped[str] = mapped_column(String(300), default="")
+    # The API request or check result that caused it (X-Deskside-Correlation-Id).
+    correlation_id: Mapped[str] = mapped_column(String(200), default="", server_default="")
     # pending | sending (claimed, with a lease) | sent | failed | skipped
     state: Mapped[str] = mapped_column(String(10), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)

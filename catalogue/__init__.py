@@ -2,7 +2,9 @@
 
 One name, one parameter schema, one risk level and one result shape per action,
 whichever transport runs it. Parameters are validated on the controller and again on
-the agent with the same models.
+the agent with the same models. `catalogue.probes` holds the commands that read a machine
+and the pure parsers of their output: the agent runs them locally, the controller's ssh and
+winrm transports remotely, and both read the answers with the same parsers.
 """
 
 from catalogue.registry import CATALOGUE, CatalogueError, get, validate

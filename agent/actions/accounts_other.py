@@ -45,7 +45,7 @@ from typing import Any
 
 from agent.actions.context import ActionContext
 from agent.actions.services_other import powershell_with_name
-from agent.inventory.probes.powershell import as_str, load_json_rows
+from catalogue.probes.powershell import as_str, load_json_rows
 
 
 class AccountError(Exception):

@@ -24,7 +24,7 @@ import time
 from typing import Any
 
 from agent.actions.context import ActionContext
-from agent.inventory.probes.powershell import as_str, load_json_rows
+from catalogue.probes.powershell import as_str, load_json_rows
 
 # --- Windows -----------------------------------------------------------------------------
 

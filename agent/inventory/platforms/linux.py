@@ -7,8 +7,8 @@ from collections.abc import Hashable
 from typing import Any
 
 from agent.inventory.platforms.base import Platform, probe_failed
-from agent.inventory.probes import cpuinfo, dpkg, linux_net, os_release, rpm, systemd, sysv
-from agent.inventory.probes.runner import read_file, run_probe
+from agent.inventory.runner import read_file, run_probe
+from catalogue.probes import cpuinfo, dpkg, linux_net, os_release, rpm, systemd, sysv
 
 # Package queries and `service --status-all` (which runs every init script's
 # "status") can take seconds on a loaded machine.

@@ -7,8 +7,8 @@ from collections.abc import Hashable
 from typing import Any
 
 from agent.inventory.platforms.base import Platform, generic_identity, probe_failed
-from agent.inventory.probes import launchctl, macos_net, sw_vers, sysctl, system_profiler
-from agent.inventory.probes.runner import run_probe
+from agent.inventory.runner import run_probe
+from catalogue.probes import launchctl, macos_net, sw_vers, sysctl, system_profiler
 
 
 def identity() -> dict[str, Any]:

@@ -6,8 +6,8 @@ import sys
 from typing import Any
 
 from agent.inventory.platforms.base import Platform, generic_identity, no_stamp, probe_failed
-from agent.inventory.probes import windows_net, windows_os, windows_services, windows_software
-from agent.inventory.probes.runner import run_probe
+from agent.inventory.runner import run_probe
+from catalogue.probes import windows_net, windows_os, windows_services, windows_software
 
 # powershell.exe alone takes a second or more to start on a busy machine.
 _POWERSHELL_TIMEOUT_S = 60.0

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.inventory.probes import cpuinfo, dpkg, linux_net, os_release, rpm, systemd, sysv
+from catalogue.probes import cpuinfo, dpkg, linux_net, os_release, rpm, systemd, sysv
 
 RECORDED = Path(__file__).resolve().parents[2] / "recorded" / "linux" / "inventory"
 

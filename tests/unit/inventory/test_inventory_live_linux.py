@@ -13,7 +13,7 @@ import pytest
 
 from agent.inventory import SECTIONS, InventoryCollector
 from agent.inventory.platforms import linux
-from agent.inventory.probes.runner import run_probe
+from agent.inventory.runner import run_probe
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="live Linux host test")
 

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from agent.inventory.probes import launchctl, macos_net, sw_vers, sysctl, system_profiler
+from catalogue.probes import launchctl, macos_net, sw_vers, sysctl, system_profiler
 
 RECORDED = Path(__file__).resolve().parents[2] / "recorded" / "macos" / "inventory"
 

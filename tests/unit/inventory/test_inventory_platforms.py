@@ -10,7 +10,7 @@ import pytest
 from agent.inventory import platforms
 from agent.inventory.platforms import linux, macos, windows
 from agent.inventory.platforms.base import GENERIC, Platform
-from agent.inventory.probes import (
+from catalogue.probes import (
     launchctl,
     macos_net,
     rpm,

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from agent.inventory.cache import SlowResult
-from agent.inventory.probes.runner import read_file, run_probe
+from agent.inventory.runner import read_file, run_probe
 
 
 def test_run_probe_returns_stdout_with_c_locale() -> None:

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from agent.inventory.probes import (
+from catalogue.probes import (
     powershell,
     windows_net,
     windows_os,

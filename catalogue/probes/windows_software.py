@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.inventory.probes.powershell import as_str, load_json_rows, powershell_argv
+from catalogue.probes.powershell import as_str, load_json_rows, powershell_argv
 
 # 64-bit, 32-bit-on-64-bit and per-user installs live under separate keys.
 _UNINSTALL_KEYS = ",".join(

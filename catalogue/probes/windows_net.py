@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.inventory.probes.powershell import as_str_list, load_json_rows, powershell_argv
+from catalogue.probes.powershell import as_str_list, load_json_rows, powershell_argv
 
 ARGV = powershell_argv(
     "Get-CimInstance Win32_NetworkAdapterConfiguration -Filter 'IPEnabled=True'"

@@ -22,6 +22,9 @@ from controller.runs.output import OutputHub, run_owner
 from controller.settings import Settings
 from controller.storage import migrate
 from controller.storage.db import SessionFactory, create_engine, session_factory
+from controller.transports.remote import Remote
+from controller.transports.runs import RemoteRuns
+from controller.transports.wiring import build_remote
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,9 @@ class Controller:
     checks: CheckHub = field(init=False)
     # Failing checks into tickets and fixes (controller/automation/loop.py).
     loop: Loop = field(init=False)
+    # Agentless endpoints: the ssh and winrm transports, and the runs executed through them.
+    remote: Remote | None = None
+    remote_runs: RemoteRuns | None = None
 
     def __post_init__(self) -> None:
         self.checks = CheckHub(self.sessions, self.presence)
@@ -67,6 +73,10 @@ class Controller:
         return dt.timedelta(seconds=self.settings.heartbeat_interval_s)
 
     async def close(self) -> None:
+        if self.remote_runs is not None:
+            await self.remote_runs.aclose()
+        if self.remote is not None:
+            await self.remote.aclose()
         await self.engine.dispose()
 
 
@@ -92,6 +102,11 @@ async def build_controller(settings: Settings) -> Controller:
     dispatcher = Dispatcher(sessions, presence)
     playbooks = PlaybookEngine(sessions, dispatcher, library)
     await playbooks.interrupt_left_running()
+    remote = build_remote(settings)
+    remote_runs = RemoteRuns(sessions, remote, dispatcher.ended)
+    await remote_runs.interrupt_left_running()
+    await remote_runs.refresh()
+    dispatcher.remote = remote_runs
     return Controller(
         settings,
         engine,
@@ -101,4 +116,6 @@ async def build_controller(settings: Settings) -> Controller:
         dispatcher,
         OutputHub(run_owner(sessions)),
         playbooks=playbooks,
+        remote=remote,
+        remote_runs=remote_runs,
     )

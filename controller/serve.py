@@ -26,6 +26,7 @@ from controller.errors import ConfigError
 from controller.gateway.server import build_grpc_server
 from controller.mail_server import MailServer, start_mail_server
 from controller.settings import Settings, split_listen
+from controller.transports.schedule import RemoteInventory
 
 log = logging.getLogger(__name__)
 GRPC_GRACE_S = 5.0
@@ -122,6 +123,11 @@ async def serve(settings: Settings) -> None:
         asyncio.create_task(DeskSweeper(controller.sessions).run()),
         asyncio.create_task(controller.loop.run()),
     ]
+    if controller.remote is not None:
+        schedule = RemoteInventory(
+            controller.sessions, controller.remote, settings.inventory_interval_s
+        )
+        background.append(asyncio.create_task(schedule.run()))
     http_task = asyncio.create_task(http.serve(sockets=[http_socket]))
     while not http.started and not http_task.done():  # noqa: ASYNC110 - uvicorn has no event
         await asyncio.sleep(0.01)

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     public_grpc_address: ListenAddress | None = None
     database_url: str | None = None
     bootstrap_token: SecretStr | None = Field(default=None, min_length=24)
+    # Encrypts agentless endpoints' passwords and keys at rest (a Fernet key); unset: the
+    # key file credentials.key in data_dir, made on first use.
+    credentials_key: SecretStr | None = None
     heartbeat_interval_s: float = Field(default=10.0, ge=0.2, le=3600)
     inventory_interval_s: float = Field(default=300.0, ge=1, le=86400)
     enrollment_token_ttl_s: int = Field(default=86400, ge=60, le=90 * 86400)

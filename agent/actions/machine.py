@@ -14,13 +14,7 @@ from agent.actions.certs_time import NTP_PORT, time_check
 from agent.actions.context import ActionContext
 from catalogue import ActionResult, Evidence
 from catalogue.fields import split_host_port
-
-
-def reboot_argv(delay_s: int, message: str, platform: str = sys.platform) -> list[str]:
-    if platform == "win32":
-        return ["shutdown", "/r", "/t", str(delay_s), "/c", message[:512]]
-    minutes = max(0, (delay_s + 59) // 60)  # shutdown(8) on Linux and macOS counts minutes
-    return ["shutdown", "-r", f"+{minutes}", message]
+from catalogue.probes.shutdown import reboot_argv
 
 
 def system_reboot(params: Any, ctx: ActionContext) -> ActionResult:

@@ -5,20 +5,22 @@ from __future__ import annotations
 import contextlib
 import difflib
 import errno
-import ipaddress
 import os
-import re
 import shutil
 import stat
 import sys
 import tempfile
-from collections.abc import Callable
 from typing import Any
 
 import psutil
 
 from agent.actions.context import ActionContext, Stopped
 from catalogue import ActionResult, Evidence
+from catalogue.probes.cups import parse_lpstat_jobs
+from catalogue.probes.hosts_file import edit_hosts
+from catalogue.probes.hosts_file import entries as _entries
+from catalogue.probes.hosts_file import is_address as _is_address
+from catalogue.probes.resolver import flush_commands
 from catalogue.result import bounded
 
 if sys.platform == "win32":
@@ -30,97 +32,6 @@ else:
 NEW_HOSTS_MODE = 0o644  # when there was no hosts file at all
 
 # --- hosts.set --------------------------------------------------------------------------
-
-_TOKEN = re.compile(rb"\S+")
-
-
-def _split(line: bytes) -> tuple[bytes, bytes]:
-    """(the line without its end, the end): b'\\r\\n', b'\\n', b'\\r' or b''."""
-    body = line.rstrip(b"\r\n")
-    return body, line[len(body) :]
-
-
-def _tokens(body: bytes) -> list[re.Match[bytes]]:
-    """The address and names of an entry line (the part before any '#')."""
-    return list(_TOKEN.finditer(body.split(b"#", 1)[0]))
-
-
-def _is_address(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _same_address(token: bytes, address: str) -> bool:
-    try:
-        return ipaddress.ip_address(token.decode("ascii")) == ipaddress.ip_address(address)
-    except (UnicodeDecodeError, ValueError):
-        return False
-
-
-def _names(tokens: list[re.Match[bytes]], hostname: bytes) -> list[re.Match[bytes]]:
-    # Host names are case-insensitive; the resolver matches them that way too.
-    return [t for t in tokens[1:] if t.group().lower() == hostname]
-
-
-def _without(line: bytes, hostname: bytes) -> bytes | None:
-    """The line with hostname taken out of its names; None when no name would remain."""
-    body, end = _split(line)
-    tokens = _tokens(body)
-    drop = _names(tokens, hostname)
-    if len(drop) == len(tokens) - 1:
-        return None
-    # Cut each name with the blank before it, so the rest of the line keeps its layout.
-    for token in reversed(drop):
-        previous = tokens[tokens.index(token) - 1]
-        body = body[: previous.end()] + body[token.end() :]
-    return body + end
-
-
-def edit_hosts(content: bytes, hostname: str, address: str | None) -> bytes:
-    """content with hostname resolving to address only (or to nothing, when None)."""
-    name = hostname.lower().encode("ascii")
-    lines = content.splitlines(keepends=True)
-    holding = [i for i, line in enumerate(lines) if _names(_tokens(_split(line)[0]), name)]
-    keep: int | None = None
-    if address is not None:
-        # Already right somewhere: keep that line. Else repoint a line naming only this
-        # host, in place, so its position and comment stay.
-        right = [i for i in holding if _same_address(_tokens(lines[i])[0].group(), address)]
-        sole = [i for i in holding if len(_tokens(_split(lines[i])[0])) == 2]
-        if right:
-            keep = right[0]
-        elif sole:
-            keep = sole[0]
-            first = _tokens(lines[keep])[0]
-            line = lines[keep]
-            lines[keep] = line[: first.start()] + address.encode() + line[first.end() :]
-    result: list[bytes] = []
-    for i, line in enumerate(lines):
-        if i in holding and i != keep:
-            edited = _without(line, name)
-            if edited is not None:
-                result.append(edited)
-        else:
-            result.append(line)
-    if address is not None and keep is None:
-        end = b"\r\n" if b"\r\n" in content else b"\n"
-        if result and not _split(result[-1])[1]:
-            result[-1] += end
-        result.append(address.encode() + b"\t" + hostname.encode("ascii") + end)
-    return b"".join(result)
-
-
-def _entries(content: bytes, hostname: str) -> list[str]:
-    """The entry lines that name hostname: the before/after a ticket shows."""
-    name = hostname.lower().encode("ascii")
-    return [
-        line.decode("utf-8", "replace").strip()
-        for line in content.splitlines()
-        if _names(_tokens(line), name)
-    ]
 
 
 def _diff(path: str, old: bytes, new: bytes) -> str:
@@ -227,29 +138,8 @@ def _running(prefix: str) -> bool:
     return False
 
 
-def flush_commands(
-    platform: str,
-    which: Callable[[str], str | None] = shutil.which,
-    running: Callable[[str], bool] = _running,
-) -> list[list[str]]:
-    """The commands that flush this machine's resolver caches; [] when it has none."""
-    if platform == "win32":
-        return [["ipconfig", "/flushdns"]]
-    if platform == "darwin":
-        return [["dscacheutil", "-flushcache"], ["killall", "-HUP", "mDNSResponder"]]
-    commands = []
-    if running("systemd-resolved"):
-        if which("resolvectl"):
-            commands.append(["resolvectl", "flush-caches"])
-        elif which("systemd-resolve"):  # before systemd 239
-            commands.append(["systemd-resolve", "--flush-caches"])
-    if running("nscd") and which("nscd"):
-        commands.append(["nscd", "-i", "hosts"])
-    return commands
-
-
 def dns_flush(params: Any, ctx: ActionContext) -> ActionResult:
-    commands = flush_commands(sys.platform)
+    commands = flush_commands(sys.platform, shutil.which, _running)
     if not commands:
         return ActionResult.failure("not_supported", "no resolver cache found on this machine")
     shown = [" ".join(argv) for argv in commands]
@@ -269,33 +159,7 @@ def dns_flush(params: Any, ctx: ActionContext) -> ActionResult:
 
 
 # --- print.clear_queue ------------------------------------------------------------------
-
-# lpstat -o prints "%-23s %-13s %8.0f   %c": queue-jobid, user, bytes, date. A queue name
-# has no blanks, '/' or '#'; one starting with '-' would read as an option to cancel.
-_JOB = re.compile(
-    r"(?P<id>(?P<queue>[^\s/#-][^\s/#]*)-(?P<number>\d+))\s+(?P<user>\S+)\s+"
-    r"(?P<size>\d+)\s+(?P<submitted>\S.*?)\s*"
-)
 CANCEL_BATCH = 100  # job ids per cancel command
-
-
-def parse_lpstat_jobs(text: str) -> list[dict[str, Any]]:
-    """Jobs from `lpstat -o` output; lines that are not jobs are ignored."""
-    jobs = []
-    for line in text.splitlines():
-        match = _JOB.fullmatch(line)
-        if match:
-            jobs.append(
-                {
-                    "id": match["id"],
-                    "queue": match["queue"],
-                    "number": int(match["number"]),
-                    "user": match["user"],
-                    "size": int(match["size"]),
-                    "submitted": match["submitted"],
-                }
-            )
-    return jobs
 
 
 def _list_jobs(printer: str | None, ctx: ActionContext) -> list[dict[str, Any]] | ActionResult:

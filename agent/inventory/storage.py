@@ -7,26 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 import psutil
 
+from catalogue.probes.df import PSEUDO_FSTYPES as _PSEUDO_FSTYPES
+from catalogue.probes.df import REMOTE_FSTYPES as _REMOTE_FSTYPES
+
 if TYPE_CHECKING:
     from psutil._ntuples import sdiskpart
-
-# Kernel and virtual filesystems with no storage behind them, plus squashfs:
-# snap mounts one read-only, always-full image per package revision, which
-# would bury the real disks. overlay is not here: it is containers' root.
-_PSEUDO_FSTYPES = frozenset(
-    {
-        "autofs", "binfmt_misc", "bpf", "cgroup", "cgroup2", "configfs", "debugfs",
-        "devfs", "devpts", "devtmpfs", "efivarfs", "fusectl", "fuse.gvfsd-fuse",
-        "fuse.lxcfs", "fuse.portal", "hugetlbfs", "mqueue", "nsfs", "proc", "pstore",
-        "ramfs", "rpc_pipefs", "securityfs", "selinuxfs", "squashfs", "sysfs", "tmpfs",
-        "tracefs", "nullfs", "fdescfs",
-    }
-)  # fmt: skip
-# statvfs on a network filesystem blocks while its server is unreachable, so
-# these are listed without usage figures rather than risk hanging a snapshot.
-_REMOTE_FSTYPES = frozenset(
-    {"nfs", "nfs4", "cifs", "smbfs", "smb3", "afs", "ceph", "glusterfs", "fuse.sshfs"}
-)
 
 
 def _mount(part: sdiskpart, remote: bool) -> dict[str, Any] | None:

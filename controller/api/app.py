@@ -8,6 +8,7 @@ from controller import __version__
 from controller.api.errors import install_error_handlers
 from controller.api.request_id import RequestIdMiddleware
 from controller.api.routes import (
+    agentless,
     audit,
     auth,
     automation,
@@ -48,6 +49,7 @@ def create_app(controller: Controller) -> FastAPI:
         health,
         auth,
         me,
+        agentless,  # before endpoints: POST /endpoints is here
         endpoints,
         enrollment_tokens,
         runs,

@@ -18,6 +18,7 @@ from controller.errors import (
     NotFound,
     Unauthenticated,
 )
+from controller.transports.errors import TransportError
 
 _STATUS: list[tuple[type[DesksideError], int]] = [
     (InvalidInput, 422),
@@ -25,6 +26,7 @@ _STATUS: list[tuple[type[DesksideError], int]] = [
     (Conflict, 409),
     (Unauthenticated, 401),
     (Forbidden, 403),
+    (TransportError, 502),  # the endpoint behind us failed, not the request
 ]
 
 

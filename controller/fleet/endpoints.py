@@ -30,10 +30,11 @@ class EndpointFilter:
 
 
 def is_online(endpoint: Endpoint, window: dt.timedelta, now: dt.datetime | None = None) -> bool:
-    """Connected and heard from within one heartbeat window."""
+    """An agent: connected and heard from within one heartbeat window. An agentless
+    endpoint: its last connection (a run, a test, the scheduled inventory) succeeded."""
     if not endpoint.connected or endpoint.last_seen is None or endpoint.revoked_at is not None:
         return False
-    return endpoint.last_seen >= (now or utcnow()) - window
+    return endpoint.transport != "agent" or endpoint.last_seen >= (now or utcnow()) - window
 
 
 def scoped(query: Select[_Row], actor: Actor) -> Select[_Row]:
@@ -62,7 +63,7 @@ def _filtered(query: Select[Endpoint], f: EndpointFilter, window: dt.timedelta) 
         online = and_(
             Endpoint.connected.is_(True),
             Endpoint.revoked_at.is_(None),
-            Endpoint.last_seen >= utcnow() - window,
+            or_(Endpoint.transport != "agent", Endpoint.last_seen >= utcnow() - window),
         )
         query = query.where(online if f.online else ~online)
     return query

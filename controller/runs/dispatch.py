@@ -55,12 +55,22 @@ def _order(run: Run) -> RunOrder:
 DELIVERABLE = ("none", "approved")
 
 
+class RemoteExecutor(Protocol):
+    """The controller's own executor for agentless endpoints (controller/transports/runs.py)."""
+
+    def channel(self, endpoint_id: str) -> RunChannel | None: ...
+
+    async def refresh(self) -> None: ...
+
+
 class Dispatcher:
     def __init__(self, sessions: SessionFactory, presence: Presence) -> None:
         self._sessions = sessions
         self._presence = presence
         self._ended: dict[str, asyncio.Future[Ended]] = {}
         self.updates = RunUpdates(sessions)
+        # Set by the container when the controller reaches agentless endpoints.
+        self.remote: RemoteExecutor | None = None
 
     async def wait_ended(self, run_ids: list[str], timeout_s: float) -> dict[str, Ended]:
         """Until every run has ended here, or timeout_s: the outcomes stored by this process.
@@ -92,7 +102,9 @@ class Dispatcher:
 
     def _channel(self, endpoint_id: str) -> RunChannel | None:
         connection = self._presence.connection(endpoint_id)
-        return connection if isinstance(connection, RunChannel) else None
+        if isinstance(connection, RunChannel):
+            return connection
+        return self.remote.channel(endpoint_id) if self.remote is not None else None
 
     async def endpoint_connected(self, endpoint_id: str) -> None:
         """Send what is queued, resend what may not have arrived, and pending cancels."""
@@ -203,6 +215,8 @@ class Dispatcher:
         while True:
             await asyncio.sleep(SWEEP_INTERVAL_S)
             try:
+                if self.remote is not None:  # endpoints enrolled through another process
+                    await self.remote.refresh()
                 await self.expire_due()
                 await self._sweep()
             except Exception:  # a database hiccup must not stop dispatching

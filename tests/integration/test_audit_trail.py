@@ -16,6 +16,16 @@ from sql import query
 PASSWORD = "audit trail passphrase"
 NOW = dt.datetime.now(dt.UTC).isoformat()
 IN_AN_HOUR = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
+AGENTLESS = {
+    "transport": "ssh",
+    "hostname": "kiosk-audit",
+    "address": "127.0.0.1",
+    "port": 9,
+    "username": "deskside",
+    "password": PASSWORD,
+    "host_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBmqkXw9C0QNJwB7Bb8ivTAw5UdKTz1Hq9rUZKMTQvNG",
+}
+AGENTLESS_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4f"
 # Each write route, in an order where earlier steps create what later ones need.
 # (method, path, body, expected action, expected object type[, who asks])
 STEPS: list[tuple[Any, ...]] = [
@@ -208,6 +218,17 @@ STEPS: list[tuple[Any, ...]] = [
     ("POST", "/playbook-runs/{playbook_run}/cancel", None, "cancel", "playbook_run"),
     ("DELETE", "/checks/{check}", None, "delete", "check"),
     ("POST", "/endpoints/{endpoint}/revoke", None, "revoke", "endpoint"),
+    # An agentless endpoint whose key is given (nothing listens on port 9: the enrolment's
+    # connectivity test fails fast, and is reported, not refused).
+    ("POST", "/endpoints", AGENTLESS, "enroll", "endpoint"),
+    ("POST", "/endpoints/{endpoint}/test", None, "test", "endpoint"),
+    (
+        "POST",
+        "/endpoints/{endpoint}/trust-host-key",
+        {"host_key": AGENTLESS_KEY},
+        "trust",
+        "endpoint",
+    ),
     ("PATCH", "/me", {"full_name": "The Admin"}, "update", "user"),
     ("DELETE", "/teams/{team}", None, "delete", "team"),
     ("DELETE", "/users/{user}", None, "delete", "user"),

@@ -15,35 +15,12 @@ from typing import Any
 
 import pytest
 from databases import fresh_database, require_or_skip
-from netns import Host, NetnsLab, netns_available
-from processes import ADMIN_TOKEN, AgentProcess, ControllerProcess, wait_for
+from lab_api import LabApi
+from netns import NetnsLab, netns_available
+from processes import AgentProcess, ControllerProcess, wait_for
 from sql import query
 
 AGENTS = ["a1", "a2", "a3"]
-
-
-class LabApi:
-    """The controller's REST API, called from inside the controller's own namespace."""
-
-    def __init__(self, host: Host, base_url: str) -> None:
-        self.host = host
-        self.base_url = base_url
-
-    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        argv = [
-            "curl", "-sS", "--fail-with-body", "-X", method,
-            "-H", f"Authorization: Bearer {ADMIN_TOKEN}",
-            "-H", "Content-Type: application/json",
-            f"{self.base_url}/api/v1{path}",
-        ]  # fmt: skip
-        if body is not None:
-            argv += ["--data", json.dumps(body)]
-        result = self.host.run(argv, capture_output=True, text=True, timeout=20)
-        assert result.returncode == 0, result.stdout + result.stderr
-        return json.loads(result.stdout)
-
-    def online(self, endpoint_id: str) -> bool:
-        return bool(self.request("GET", f"/endpoints/{endpoint_id}")["online"])
 
 
 @pytest.fixture(scope="module")

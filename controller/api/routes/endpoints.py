@@ -29,6 +29,14 @@ Writer = Annotated[Actor, Depends(allowed(Permission.ENDPOINTS_WRITE))]
 Revoker = Annotated[Actor, Depends(allowed(Permission.ENDPOINTS_REVOKE))]
 
 
+class RemotePublic(BaseModel):
+    address: str
+    port: int | None
+    username: str | None
+    host_key: str | None = Field(description="ssh: the pinned host key")
+    options: dict[str, Any] = Field(description="sudo, jump host (no secrets), winrm settings")
+
+
 class EndpointPublic(BaseModel):
     id: str
     hostname: str
@@ -44,6 +52,9 @@ class EndpointPublic(BaseModel):
     revoked: bool
     agent_policy: dict[str, Any] | None = Field(
         description="what the agent refuses whatever it is asked (its policy.toml)"
+    )
+    remote: RemotePublic | None = Field(
+        default=None, description="ssh and winrm endpoints: how they are reached (no secrets)"
     )
 
 
@@ -83,7 +94,7 @@ class InventoryHistoryPage(BaseModel):
     next_before: int | None
 
 
-def _public(endpoint: Endpoint, window: dt.timedelta) -> EndpointPublic:
+def public(endpoint: Endpoint, window: dt.timedelta) -> EndpointPublic:
     return EndpointPublic(
         id=endpoint.id,
         hostname=endpoint.hostname,
@@ -98,6 +109,15 @@ def _public(endpoint: Endpoint, window: dt.timedelta) -> EndpointPublic:
         enrolled_at=endpoint.enrolled_at,
         revoked=endpoint.revoked_at is not None,
         agent_policy=endpoint.agent_policy,
+        remote=None
+        if endpoint.transport == "agent"
+        else RemotePublic(
+            address=endpoint.address or endpoint.hostname,
+            port=endpoint.port,
+            username=endpoint.username,
+            host_key=endpoint.host_key,
+            options=endpoint.remote_options or {},
+        ),
     )
 
 
@@ -125,7 +145,7 @@ async def list_(
     )
     window = controller.online_window
     return EndpointsPage(
-        items=[_public(e, window) for e in page.items], next_cursor=page.next_cursor
+        items=[public(e, window) for e in page.items], next_cursor=page.next_cursor
     )
 
 
@@ -133,7 +153,7 @@ async def list_(
 async def get(
     endpoint_id: str, session: SessionDep, controller: ControllerDep, actor: Reader
 ) -> EndpointPublic:
-    return _public(await get_endpoint(session, actor, endpoint_id), controller.online_window)
+    return public(await get_endpoint(session, actor, endpoint_id), controller.online_window)
 
 
 @router.patch("/{endpoint_id}")
@@ -155,7 +175,7 @@ async def update(
     )
     # Checks target sites and tags: a connected agent gets its new check set now.
     await controller.checks.endpoint_changed(endpoint_id)
-    return _public(endpoint, controller.online_window)
+    return public(endpoint, controller.online_window)
 
 
 @router.post("/{endpoint_id}/revoke")
@@ -165,7 +185,7 @@ async def revoke(
     """Refuse the endpoint's certificate from now on and close its stream."""
     endpoint = await enrollment.revoke(session, actor, endpoint_id)
     controller.presence.kick(endpoint_id, "certificate revoked")
-    return _public(endpoint, controller.online_window)
+    return public(endpoint, controller.online_window)
 
 
 @router.get("/{endpoint_id}/inventory")

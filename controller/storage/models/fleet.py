@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -56,6 +57,15 @@ class Endpoint(Base):
     inventory_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     # The agent's local policy as it reported it at its last connect.
     agent_policy: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    # Agentless endpoints (transport ssh or winrm): where and as whom to connect, the host
+    # key pinned at enrolment, options (sudo, jump host, winrm auth), and the secrets,
+    # encrypted (controller/transports/credentials.py). Null for agents.
+    address: Mapped[str | None] = mapped_column(String(255))
+    port: Mapped[int | None]
+    username: Mapped[str | None] = mapped_column(String(255))
+    host_key: Mapped[str | None] = mapped_column(Text)
+    remote_options: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    credentials: Mapped[str | None] = mapped_column(Text)
     site: Mapped[Site | None] = relationship(lazy="joined")
     tags: Mapped[list[EndpointTag]] = relationship(
         lazy="selectin", cascade="all, delete-orphan", order_by="EndpointTag.tag"

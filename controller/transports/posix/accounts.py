@@ -1,0 +1,112 @@
+"""user.unlock and user.reset_password for local Linux accounts (shadow-utils, faillock).
+
+The new password goes to chpasswd on standard input, never in an argument list, and
+appears nowhere in the result.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from catalogue import ActionResult, Evidence
+from controller.transports.base import RemoteContext
+from controller.transports.posix.common import Refused, has_command, platform, said
+
+# passwd -S: NAME STATUS DATE MIN MAX WARN INACTIVE; STATUS is P (usable), L (locked), NP.
+_STATUS = {"P": "usable", "L": "locked", "NP": "no password"}
+_LOCK_NAMES = {"password": "locked password", "faillock": "failed-login tally"}
+
+
+def account(ctx: RemoteContext, username: str) -> dict[str, Any]:
+    shown = ctx.run(["passwd", "-S", "--", username], timeout=30)
+    fields = shown.stdout.split()
+    if shown.returncode != 0 or len(fields) < 3 or fields[0] != username:
+        raise Refused("not_found", f"no local account named {username}")
+    found: dict[str, Any] = {
+        "username": username,
+        "password_status": _STATUS.get(fields[1], fields[1]),
+        "last_change": fields[2],
+    }
+    if has_command(ctx, "faillock"):
+        tally = ctx.run(["faillock", "--user", username], timeout=30)
+        # One line per recorded failure after the header lines.
+        found["failed_logins"] = sum(1 for line in tally.stdout.splitlines() if line[:4].isdigit())
+    return found
+
+
+def _locks(found: dict[str, Any]) -> list[str]:
+    locks = ["password"] if found["password_status"] == _STATUS["L"] else []
+    return locks + (["faillock"] if found.get("failed_logins") else [])
+
+
+def _clear(ctx: RemoteContext, lock: str, username: str) -> None:
+    if lock == "password":
+        done = ctx.run(["usermod", "--unlock", "--", username], timeout=60)
+    else:
+        done = ctx.run(["faillock", "--user", username, "--reset"], timeout=60)
+    if done.returncode != 0:
+        raise Refused("command_failed", f"clearing {_LOCK_NAMES[lock]} failed: {said(done)}")
+
+
+def _named(locks: list[str]) -> str:
+    return ", ".join(_LOCK_NAMES[lock] for lock in locks)
+
+
+def _linux_only(ctx: RemoteContext) -> ActionResult | None:
+    if platform(ctx) == "linux":
+        return None
+    return ActionResult.failure("not_supported", f"local accounts on {platform(ctx)} over ssh")
+
+
+def unlock(params: Any, ctx: RemoteContext) -> ActionResult:
+    if (refusal := _linux_only(ctx)) is not None:
+        return refusal
+    username = params.username
+    try:
+        before = account(ctx, username)
+    except Refused as exc:
+        return exc.result()
+    locks = _locks(before)
+    if not locks:
+        evidence = Evidence(before=before, after=before)
+        return ActionResult(output=f"{username} is not locked", evidence=evidence)
+    if ctx.dry_run:
+        output = f"would unlock {username}: {_named(locks)}"
+        return ActionResult(output=output, evidence=Evidence(before=before))
+    cleared: list[str] = []
+    try:
+        for lock in locks:
+            _clear(ctx, lock, username)
+            cleared.append(lock)
+        after = account(ctx, username)
+    except Refused as exc:
+        return exc.result(changed=bool(cleared), evidence=Evidence(before=before))
+    evidence = Evidence(before=before, after=after)
+    if left := _locks(after):
+        message = f"{username} is still locked: {_named(left)}"
+        return ActionResult.failure("still_locked", message, changed=True, evidence=evidence)
+    output = f"{username}: cleared {_named(cleared)}"
+    return ActionResult(changed=True, output=output, evidence=evidence)
+
+
+def reset_password(params: Any, ctx: RemoteContext) -> ActionResult:
+    if (refusal := _linux_only(ctx)) is not None:
+        return refusal
+    username = params.username
+    try:
+        before = account(ctx, username)
+    except Refused as exc:
+        return exc.result()
+    if ctx.dry_run:
+        output = f"would set a new password for {username}"
+        return ActionResult(output=output, evidence=Evidence(before=before))
+    done = ctx.run(["chpasswd"], stdin=f"{username}:{params.password}\n", timeout=60)
+    if done.returncode != 0:
+        message = said(done).replace(params.password, "[password]")
+        return ActionResult.failure("command_failed", message, evidence=Evidence(before=before))
+    after = account(ctx, username)
+    output = f"new password set for {username}"
+    return ActionResult(changed=True, output=output, evidence=Evidence(before=before, after=after))
+
+
+ACTIONS = {"user.unlock": unlock, "user.reset_password": reset_password}

@@ -78,7 +78,7 @@ def _timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, s
     return elapsed, "" if done.returncode == 0 else (done.stdout + done.stderr)[-2000:]
 
 
-def paramiko_floor(hosts: list[dict[str, Any]], key_path: Path) -> dict[str, float]:
+def paramiko_floor(hosts: list[dict[str, Any]], key_path: Path, user: str) -> dict[str, float]:
     import paramiko
 
     key = paramiko.Ed25519Key.from_private_key_file(str(key_path))
@@ -88,7 +88,7 @@ def paramiko_floor(hosts: list[dict[str, Any]], key_path: Path) -> dict[str, flo
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         transport = paramiko.Transport(sock)
         transport.start_client(timeout=10)
-        transport.auth_publickey("root", key)
+        transport.auth_publickey(user, key)
         return transport
 
     def run(transport: paramiko.Transport) -> str:
@@ -133,7 +133,7 @@ def deskside(spec: dict[str, Any], work: Path, rounds: int) -> dict[str, Any]:
                             "transport": "ssh",
                             "hostname": host["name"],
                             "address": host["address"],
-                            "username": "root",
+                            "username": spec["user"],
                             "private_key": spec["private_key"],
                             "host_key": host["host_key"],
                             "tags": [TAG],
@@ -166,7 +166,9 @@ def deskside(spec: dict[str, Any], work: Path, rounds: int) -> dict[str, Any]:
     }
 
 
-def ansible(hosts: list[dict[str, Any]], key_path: Path, known: Path, work: Path) -> dict[str, Any]:
+def ansible(
+    hosts: list[dict[str, Any]], key_path: Path, known: Path, work: Path, user: str
+) -> dict[str, Any]:
     inventory = work / "inventory.ini"
     inventory.write_text("[lab]\n" + "".join(f"{h['address']}\n" for h in hosts))
     env = {
@@ -178,9 +180,11 @@ def ansible(hosts: list[dict[str, Any]], key_path: Path, known: Path, work: Path
         "ANSIBLE_SSH_CONTROL_PATH_DIR": str(work / "cp"),
         "ANSIBLE_PYTHON_INTERPRETER": "auto_silent",
         "ANSIBLE_LOCAL_TEMP": str(work / "tmp"),
+        # The bench user has no home directory: its remote temp goes to /tmp.
+        "ANSIBLE_REMOTE_TMP": "/tmp/ds-bench-ansible",
     }
     argv = [
-        str(PEER_VENV / "bin" / "ansible"), "all", "-i", str(inventory), "-u", "root",
+        str(PEER_VENV / "bin" / "ansible"), "all", "-i", str(inventory), "-u", user,
         "--private-key", str(key_path), "-f", str(len(hosts)), "-m", "command",
         "-a", " ".join(COMMAND),
     ]  # fmt: skip
@@ -189,11 +193,13 @@ def ansible(hosts: list[dict[str, Any]], key_path: Path, known: Path, work: Path
     return {"cold_s": cold, "warm_s": warm, "error": cold_error or warm_error}
 
 
-def pyinfra(hosts: list[dict[str, Any]], key_path: Path, known: Path, work: Path) -> dict[str, Any]:
+def pyinfra(
+    hosts: list[dict[str, Any]], key_path: Path, known: Path, work: Path, user: str
+) -> dict[str, Any]:
     inventory = work / "inventory.py"
     inventory.write_text(f"hosts = {[h['address'] for h in hosts]!r}\n")
     argv = [
-        str(PEER_VENV / "bin" / "pyinfra"), str(inventory), "--ssh-user", "root",
+        str(PEER_VENV / "bin" / "pyinfra"), str(inventory), "--ssh-user", user,
         "--ssh-key", str(key_path), "--parallel", str(len(hosts)), "-y",
         "--data", f"ssh_known_hosts_file={known}",
         "--data", "ssh_strict_host_key_checking=yes",
@@ -210,11 +216,12 @@ def inside(spec_path: Path) -> None:
     key_path = work / "client"
     known = work / "known_hosts"
     known.write_text("".join(f"{h['address']} {h['host_key']}\n" for h in spec["hosts"]))
+    user = spec["user"]
     figures = {
-        "paramiko": paramiko_floor(spec["hosts"], key_path),
+        "paramiko": paramiko_floor(spec["hosts"], key_path, user),
         "deskside": deskside(spec, work / "deskside", spec["rounds"]),
-        "ansible": ansible(spec["hosts"], key_path, known, work),
-        "pyinfra": pyinfra(spec["hosts"], key_path, known, work),
+        "ansible": ansible(spec["hosts"], key_path, known, work, user),
+        "pyinfra": pyinfra(spec["hosts"], key_path, known, work, user),
     }
     print(json.dumps(figures))
 
@@ -259,7 +266,7 @@ def main() -> int:
         return 0
     from netns import NetnsLab, netns_available
     from processes import ADMIN_TOKEN
-    from sshd import Sshd, keypair, sshd_unavailable
+    from sshd import Sshd, ThrowawayUser, keypair, sshd_unavailable
 
     why = netns_available() or sshd_unavailable() or ensure_peers()
     if why:
@@ -270,6 +277,9 @@ def main() -> int:
     private_key, public_key = keypair(work, "client")
     names = [f"h{n}" for n in range(args.hosts)]
     servers: list[Sshd] = []
+    # Not root: a login shell's startup files run for every command (root's ~/.bashrc here
+    # runs `pyenv init`, 85 ms a command); the account has /bin/sh, as a deskside one should.
+    user = ThrowawayUser(os.urandom(12).hex())
     try:
         with NetnsLab("dsbn") as lab:
             lab.add_hosts(["ctl", *names])
@@ -284,6 +294,7 @@ def main() -> int:
                 "ctl": lab["ctl"].address,
                 "token": ADMIN_TOKEN,
                 "private_key": private_key,
+                "user": user.name,
                 "rounds": args.rounds,
                 "hosts": [
                     {"name": n, "address": lab[n].address, "host_key": s.host_key}
@@ -306,12 +317,16 @@ def main() -> int:
     finally:
         for server in servers:
             server.close()
+        user.remove()
         shutil.rmtree(work, ignore_errors=True)
     print(
         f"\n{time.strftime('%Y-%m-%dT%H:%M:%S%z')}  {os.cpu_count()} cores, "
         f"{platform.platform()}, Python {platform.python_version()}"
     )
-    print(f"{args.hosts} sshd in network namespaces; `cat /etc/hostname` (deskside: log.tail)")
+    print(
+        f"{args.hosts} sshd in network namespaces, one key-authenticated user with /bin/sh; "
+        "`cat /etc/hostname` (deskside: log.tail)"
+    )
     print(table(figures, args.hosts))
     for peer in ("ansible", "pyinfra"):
         if figures[peer]["error"]:

@@ -2,9 +2,13 @@
 
 An agent deduplicates runs by ID, so a run may be sent to it twice; a remote command has no
 such guard. So a run is claimed before it is executed, with a conditional UPDATE
-(sent → running) that only one controller process can win, and a run found sent or running
-for an agentless endpoint after a restart is interrupted, never run again. The result is
-stored with the same state names and result shape as an agent's, and wakes the same waiters.
+(sent → running) that only one controller process can win, and a run found running for an
+agentless endpoint after a restart is interrupted, never run again. The result is stored
+with the same state names and result shape as an agent's, and wakes the same waiters.
+
+A fan-out hands over its runs together: they are claimed in one transaction and their
+results stored in as few as they arrive in, as the group writer does for agents' results
+(controller/fleet/grouped.py). A transaction per run was most of a warm fan-out's time.
 """
 
 from __future__ import annotations
@@ -13,11 +17,12 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 
 from catalogue import ActionResult, CatalogueError, validate
-from controller.fleet.agentless import mark_reached
 from controller.runs.dispatch import RunOrder
 from controller.runs.updates import Ended
 from controller.storage.db import SessionFactory
@@ -28,6 +33,23 @@ from controller.transports.remote import Remote
 
 log = logging.getLogger(__name__)
 UNREACHED = frozenset({"unreachable", "host_key_refused", "authentication_failed"})
+RUNS = cast(Table, Run.__table__)
+# sent: cancelled before it was claimed.
+_STORE = (
+    RUNS.update()
+    .where(RUNS.c.id == bindparam("run"), or_(RUNS.c.state == "sent", RUNS.c.state == "running"))
+    .values(state=bindparam("state"), finished_at=bindparam("at"), result=bindparam("result"))
+)
+
+
+@dataclass(frozen=True)
+class Finished:
+    run_id: str
+    endpoint_id: str
+    state: str
+    result: dict[str, Any] | None
+    started_at: dt.datetime | None
+    reached: bool | None  # None: the endpoint was not contacted
 
 
 class RemoteChannel:
@@ -51,7 +73,11 @@ class RemoteRuns:
         self._remote = remote
         self._ended = ended
         self._agentless: set[str] = set()
+        self._to_claim: list[tuple[str, RunOrder]] = []
+        self._claimer: asyncio.Task[None] | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._finished: list[Finished] = []
+        self._writer: asyncio.Task[None] | None = None
 
     def channel(self, endpoint_id: str) -> RemoteChannel | None:
         return RemoteChannel(self, endpoint_id) if endpoint_id in self._agentless else None
@@ -82,79 +108,129 @@ class RemoteRuns:
     def start(self, endpoint_id: str, order: RunOrder) -> None:
         if order.run_id in self._tasks:
             return
-        task = asyncio.create_task(self._execute(endpoint_id, order))
-        self._tasks[order.run_id] = task
-        task.add_done_callback(lambda _: self._tasks.pop(order.run_id, None))
+        self._to_claim.append((endpoint_id, order))
+        if self._claimer is None or self._claimer.done():
+            self._claimer = asyncio.create_task(self._claim_waiting())
 
     def cancel(self, run_id: str) -> None:
         task = self._tasks.get(run_id)
         if task is not None:
             task.cancel()
 
-    async def _execute(self, endpoint_id: str, order: RunOrder) -> None:
-        try:
-            await self._claimed_and_run(endpoint_id, order)
-        except asyncio.CancelledError:
-            await self._finish(order.run_id, "cancelled", None)
-        except Exception:  # stored as failed below; a bug here must not stay silent
-            log.exception("run %s on agentless endpoint %s failed", order.run_id, endpoint_id)
-            await self._finish(
-                order.run_id,
-                "failed",
-                ActionResult.failure("controller_error", "the controller failed to run it"),
-            )
+    async def _claim_waiting(self) -> None:
+        while self._to_claim:
+            batch, self._to_claim = self._to_claim, []
+            try:
+                claimed, endpoints, started = await self._claim(batch)
+            except Exception:  # left sent: the dispatcher's sweep offers them again
+                log.exception("claiming %d agentless runs failed", len(batch))
+                continue
+            for endpoint_id, order in batch:
+                endpoint = endpoints.get(endpoint_id)
+                if order.run_id not in claimed or endpoint is None or order.run_id in self._tasks:
+                    continue  # another controller process has it, or it was cancelled
+                self._tasks[order.run_id] = asyncio.create_task(
+                    self._execute(endpoint, order, started)
+                )
 
-    async def _claimed_and_run(self, endpoint_id: str, order: RunOrder) -> None:
+    def _forget(self, run_id: str) -> None:
+        self._tasks.pop(run_id, None)
+
+    async def _claim(
+        self, batch: list[tuple[str, RunOrder]]
+    ) -> tuple[set[str], dict[str, Endpoint], dt.datetime]:
+        run_ids = [order.run_id for _, order in batch]
+        now = utcnow()
         async with self._sessions() as session:
-            claimed = await session.execute(
+            claimed = await session.scalars(
                 update(Run)
-                .where(Run.id == order.run_id, Run.state == "sent", Run.cancel_requested.is_(False))
-                .values(state="running", started_at=utcnow())
+                .where(Run.id.in_(run_ids), Run.state == "sent", Run.cancel_requested.is_(False))
+                .values(state="running", started_at=now)
                 .returning(Run.id)
             )
-            endpoint = await session.get(Endpoint, endpoint_id)
+            won = set(claimed)
+            cancelled = await session.scalars(
+                update(Run)
+                .where(Run.id.in_(run_ids), Run.state == "sent", Run.cancel_requested.is_(True))
+                .values(state="cancelled", finished_at=now)
+                .returning(Run.id)
+            )
+            gone = list(cancelled)
+            wanted = {endpoint_id for endpoint_id, order in batch if order.run_id in won}
+            found = await session.scalars(select(Endpoint).where(Endpoint.id.in_(wanted)))
+            endpoints = {e.id: e for e in found}
             await session.commit()
-        if claimed.first() is None or endpoint is None:
-            return  # another controller process has it, or it was cancelled meanwhile
+        for run_id in gone:
+            self._ended(run_id, Ended("cancelled", None, now, None))
+        return won, endpoints, now
+
+    async def _execute(self, endpoint: Endpoint, order: RunOrder, started: dt.datetime) -> None:
+        def finished(state: str, result: ActionResult | None, reached: bool | None) -> None:
+            stored = None if result is None else result.model_dump(mode="json")
+            self._forget(order.run_id)
+            self._store(Finished(order.run_id, endpoint.id, state, stored, started, reached))
+
         try:
             params = validate(order.action, order.params)
             target = self._remote.target(endpoint)
             transport = self._remote.transport(endpoint.transport)
         except (CatalogueError, TransportError) as exc:
             code = getattr(exc, "code", "bad_params")
-            await self._finish(order.run_id, "failed", ActionResult.failure(code, str(exc)))
+            finished("failed", ActionResult.failure(code, str(exc)), None)
             return
-        result = await transport.run_action(
-            target, order.action, params, dry_run=order.dry_run, timeout_s=order.timeout_s
-        )
-        await self._finish(order.run_id, "succeeded" if result.ok else "failed", result)
-        async with self._sessions() as session:
-            if result.error is not None and result.error.code in UNREACHED:
-                reached = await session.get(Endpoint, endpoint_id)
-                if reached is not None:
-                    reached.connected = False
-                    await session.commit()
-            else:
-                await mark_reached(session, endpoint_id, utcnow())
-
-    async def _finish(self, run_id: str, state: str, result: ActionResult | None) -> None:
-        now = utcnow()
-        stored_result = None if result is None else result.model_dump(mode="json")
-        async with self._sessions() as session:
-            stored = await session.execute(
-                update(Run)
-                # sent: cancelled before it was claimed.
-                .where(Run.id == run_id, Run.state.in_(("sent", "running")))
-                .values(state=state, finished_at=now, result=stored_result)
-                .returning(Run.started_at)
+        try:
+            result = await transport.run_action(
+                target, order.action, params, dry_run=order.dry_run, timeout_s=order.timeout_s
             )
-            row = stored.first()
+        except asyncio.CancelledError:
+            finished("cancelled", None, None)
+            return
+        except Exception:  # a bug in an action must not leave the run running for ever
+            log.exception("run %s on agentless endpoint %s failed", order.run_id, endpoint.id)
+            failure = ActionResult.failure("controller_error", "the controller failed to run it")
+            finished("failed", failure, None)
+            return
+        reached = result.error is None or result.error.code not in UNREACHED
+        finished("succeeded" if result.ok else "failed", result, reached)
+
+    def _store(self, done: Finished) -> None:
+        self._finished.append(done)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_finished())
+
+    async def _write_finished(self) -> None:
+        while self._finished:
+            batch, self._finished = self._finished, []
+            now = utcnow()
+            try:
+                await self._write(batch, now)
+            except Exception:  # left running: interrupted at the next start, never rerun
+                log.exception("storing %d agentless run results failed", len(batch))
+                continue
+            for done in batch:
+                self._ended(done.run_id, Ended(done.state, done.started_at, now, done.result))
+
+    async def _write(self, batch: list[Finished], now: dt.datetime) -> None:
+        rows = [{"run": d.run_id, "state": d.state, "at": now, "result": d.result} for d in batch]
+        reached = sorted({d.endpoint_id for d in batch if d.reached})
+        lost = sorted({d.endpoint_id for d in batch if d.reached is False} - set(reached))
+        async with self._sessions() as session:
+            await session.execute(_STORE, rows)
+            if reached:
+                await session.execute(
+                    update(Endpoint)
+                    .where(Endpoint.id.in_(reached))
+                    .values(connected=True, last_seen=now)
+                )
+            if lost:
+                await session.execute(
+                    update(Endpoint).where(Endpoint.id.in_(lost)).values(connected=False)
+                )
             await session.commit()
-        if row is not None:
-            started: dt.datetime | None = row[0]
-            self._ended(run_id, Ended(state, started, now, stored_result))
 
     async def aclose(self) -> None:
         for task in list(self._tasks.values()):
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        if self._writer is not None:
+            await asyncio.gather(self._writer, return_exceptions=True)

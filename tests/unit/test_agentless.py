@@ -225,3 +225,46 @@ async def test_cancel_and_restart_never_run_a_command_again(
     async with sessions() as session:
         interrupted = await session.get(Run, left.run_id, populate_existing=True)
     assert interrupted is not None and interrupted.state == "interrupted"
+
+
+async def test_a_fan_out_is_claimed_and_stored_in_a_few_transactions(
+    sessions: SessionFactory, tmp_path: Path
+) -> None:
+    transport = StandIn()
+    remote = Remote({"ssh": transport}, Vault.open(tmp_path))  # type: ignore[dict-item]
+    endpoints = []
+    async with sessions() as session:
+        for n in range(30):
+            draft = _draft(hostname=f"fan-{n}-{uuid.uuid4().hex[:6]}")
+            endpoints.append((await enrol_agentless(session, ADMIN, draft, remote)).id)
+    orders = [await _sent_run(sessions, e) for e in endpoints]
+    opened = [0]
+
+    def counted() -> Any:
+        opened[0] += 1
+        return sessions()
+
+    ended: list[Ended] = []
+    runs = RemoteRuns(counted, remote, lambda r, e: ended.append(e))  # type: ignore[arg-type]
+    await runs.refresh()
+    opened[0] = 0
+    transport.release.clear()
+    for endpoint_id, order in zip(endpoints, orders, strict=True):
+        channel = runs.channel(endpoint_id)
+        assert channel is not None
+        channel.send_run(order)
+    await asyncio.sleep(0.2)
+    transport.release.set()  # all 30 finish together
+    for _ in range(200):
+        if len(ended) == 30:
+            break
+        await asyncio.sleep(0.05)
+    await runs.aclose()
+    assert [e.state for e in ended] == ["succeeded"] * 30
+    assert opened[0] <= 4, "a transaction per run"  # one claim, then results as they gather
+    async with sessions() as session:
+        stored = await session.scalars(select(Run.state).where(Run.endpoint_id.in_(endpoints)))
+        reached = await session.scalars(
+            select(Endpoint.connected).where(Endpoint.id.in_(endpoints))
+        )
+        assert set(stored) == {"succeeded"} and set(reached) == {True}

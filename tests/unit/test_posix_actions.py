@@ -76,6 +76,14 @@ def test_log_tail_with_grep_reads_beyond_the_first_window(tmp_path: Path) -> Non
     assert directory.error is not None and directory.error.code == "permission_denied"
 
 
+@pytest.mark.parametrize("grep", [None, "err"])
+def test_log_tail_refuses_what_the_agent_refuses(tmp_path: Path, grep: str | None) -> None:
+    for path in (tmp_path / "missing.log", tmp_path):
+        remote, agent = both("log.tail", params.LogTail(path=str(path), grep=grep))
+        assert remote.error is not None and agent.error is not None
+        assert remote.error.code == agent.error.code, (path, remote.error, agent.error)
+
+
 def test_disk_usage_matches_the_agent(tmp_path: Path) -> None:
     (tmp_path / "big" / "inner").mkdir(parents=True)
     (tmp_path / "big" / "inner" / "f").write_bytes(b"x" * 200_000)

@@ -79,7 +79,8 @@ class Stat:
     dev: int
 
 
-def _refusal(path: str, done: Completed) -> Refused:
+def refusal(path: str, done: Completed) -> Refused:
+    """The Refused for a command that could not examine or read path."""
     message = said(done)
     if "No such file" in message or "Not a directory" in message:
         return Refused("not_found", f"{path} does not exist")
@@ -93,7 +94,7 @@ def lstat(ctx: RemoteContext, path: str) -> Stat:
     done = ctx.run(["stat", "-c", _STAT_FORMAT, "--", path], timeout=30)
     fields = done.stdout.rstrip("\n").split("\t")
     if done.returncode != 0 or len(fields) != 10:
-        raise _refusal(path, done)
+        raise refusal(path, done)
     kind = "symlink" if fields[0] == "symbolic link" else _KINDS.get(fields[0], "other")
     return Stat(
         kind=kind,
@@ -126,7 +127,7 @@ def read_bytes(ctx: RemoteContext, path: str) -> bytes:
     """The file's exact bytes (base64 on the wire: the channel carries text)."""
     done = ctx.run(["base64", "--", path], timeout=60)
     if done.returncode != 0:
-        raise _refusal(path, done)
+        raise refusal(path, done)
     return base64.b64decode(done.stdout)
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy.orm import raiseload
 
 from catalogue import ActionResult, CatalogueError, validate
 from controller.runs.dispatch import RunOrder
@@ -157,7 +158,12 @@ class RemoteRuns:
             )
             gone = list(cancelled)
             wanted = {endpoint_id for endpoint_id, order in batch if order.run_id in won}
-            found = await session.scalars(select(Endpoint).where(Endpoint.id.in_(wanted)))
+            found = await session.scalars(
+                # Neither the tags nor the site: a run needs only where and how to connect.
+                select(Endpoint)
+                .where(Endpoint.id.in_(wanted))
+                .options(raiseload(Endpoint.tags), raiseload(Endpoint.site))
+            )
             endpoints = {e.id: e for e in found}
             await session.commit()
         for run_id in gone:

@@ -15,7 +15,8 @@ from controller.transports.winrm import WinrmTransport
 def build_remote(settings: Settings) -> Remote:
     key = settings.credentials_key.get_secret_value() if settings.credentials_key else None
     transports: dict[str, RemoteTransport] = {
-        "ssh": SshTransport(posix.ACTIONS, collect),
+        # A fan-out's actions mostly wait on the network: one thread each, up to 128.
+        "ssh": SshTransport(posix.ACTIONS, collect, max_actions=128),
         "winrm": WinrmTransport(),
     }
     return Remote(transports, Vault.open(settings.data_dir, key))

@@ -26,6 +26,7 @@ from controller.errors import ConfigError
 from controller.gateway.server import build_grpc_server
 from controller.mail_server import MailServer, start_mail_server
 from controller.settings import Settings, split_listen
+from controller.transports.checks import RemoteChecks
 from controller.transports.schedule import RemoteInventory
 
 log = logging.getLogger(__name__)
@@ -127,7 +128,8 @@ async def serve(settings: Settings) -> None:
         schedule = RemoteInventory(
             controller.sessions, controller.remote, settings.inventory_interval_s
         )
-        background.append(asyncio.create_task(schedule.run()))
+        checks = RemoteChecks(controller.sessions, controller.remote, controller.checks.store)
+        background += [asyncio.create_task(schedule.run()), asyncio.create_task(checks.run())]
     http_task = asyncio.create_task(http.serve(sockets=[http_socket]))
     while not http.started and not http_task.done():  # noqa: ASYNC110 - uvicorn has no event
         await asyncio.sleep(0.01)

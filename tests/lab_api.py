@@ -31,7 +31,7 @@ class LabApi:
             argv += ["--data", json.dumps(body)]
         result = self.host.run(argv, capture_output=True, text=True, timeout=20)
         assert result.returncode == 0, result.stdout + result.stderr
-        return json.loads(result.stdout)
+        return json.loads(result.stdout) if result.stdout else None  # 204: no body
 
     def online(self, endpoint_id: str) -> bool:
         return bool(self.request("GET", f"/endpoints/{endpoint_id}")["online"])

@@ -48,7 +48,10 @@ async def take(session: AsyncSession, endpoint_id: str, seq: int) -> bool:
 async def take_many(session: AsyncSession, messages: Sequence[tuple[str, int]]) -> list[bool]:
     """take() for a group of (endpoint_id, seq) in arrival order, in two statements: which
     are new. The first statement write-locks the endpoints' rows (on SQLite, the database)
-    before their last_seq is read, so no other writer can take the same seqs meanwhile."""
+    before their last_seq is read, so no other writer can take the same seqs meanwhile.
+
+    seq 0 is a message the controller measured itself (an agentless endpoint's check): not
+    spooled by an agent, so never resent: always new, and last_seq is left alone."""
     if not messages:
         return []
     locked = await session.execute(
@@ -62,8 +65,8 @@ async def take_many(session: AsyncSession, messages: Sequence[tuple[str, int]]) 
     before = dict(last)
     fresh = []
     for endpoint_id, seq in messages:
-        new = endpoint_id in last and seq > last[endpoint_id]
-        if new:
+        new = endpoint_id in last and (seq == 0 or seq > last[endpoint_id])
+        if new and seq:
             last[endpoint_id] = seq
         fresh.append(new)
     raised = [{"e": e, "seq": seq} for e, seq in last.items() if seq != before[e]]

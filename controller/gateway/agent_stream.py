@@ -224,6 +224,9 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
             presence.heard(connection.endpoint_id)
             if message.HasField("durable"):
                 durable = message.durable
+                if durable.seq < 1:  # 0 marks what the controller measured itself
+                    connection.closed_reason = "a durable message without a sequence number"
+                    return
                 if durable.HasField("check_result"):
                     measured = _measured(connection.endpoint_id, durable.seq, durable.check_result)
                     await acks.add(durable.seq, self._controller.checks.store(measured))

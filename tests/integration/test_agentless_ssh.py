@@ -212,3 +212,48 @@ def test_a_dead_host_fails_fast_and_alone(fleet: dict[str, Any], lab: NetnsLab) 
     assert states[fleet["enrolled"]["s3"]["id"]] == ("succeeded", None)
     assert states[dead["id"]][0] == "failed"
     assert states[dead["id"]][1]["code"] == "unreachable"
+
+
+def test_health_checks_run_on_ssh_hosts_and_feed_the_loop(fleet: dict[str, Any]) -> None:
+    """The controller measures an agentless endpoint's checks itself, with the agents'
+    evaluators; results, states and the loop's tickets are the same as an agent's."""
+    api: LabApi = fleet["api"]
+    endpoint_id = fleet["enrolled"]["s3"]["id"]
+    # The lab's hosts share one process table: sshd runs "on" every one of them.
+    checks = {
+        expected: api.request(
+            "POST",
+            "/checks",
+            {
+                "name": f"ssh-lab {name}",
+                "check": "process.absent",
+                "params": {"name": name},
+                "endpoint_ids": [endpoint_id],
+                "interval_s": 1,
+            },
+        )["id"]
+        for expected, name in (("fail", "sshd"), ("ok", "no-such-process-here"))
+    }
+    try:
+        for expected, check_id in checks.items():
+            path = f"/checks/{check_id}/results?endpoint_id={endpoint_id}"
+            deadline = time.monotonic() + 60
+            while not (results := api.request("GET", path)["items"]):
+                assert time.monotonic() < deadline, f"no result for the {expected} check"
+                time.sleep(0.5)
+            assert results[0]["status"] == expected, results[0]
+            assert results[0]["evidence"]["action"] == "process.list"
+        deadline = time.monotonic() + 60
+        while not (
+            opened := [
+                t
+                for t in api.request("GET", f"/tickets?endpoint_id={endpoint_id}")["items"]
+                if t["channel"] == "monitoring"
+            ]
+        ):
+            assert time.monotonic() < deadline, "the failing check opened no ticket"
+            time.sleep(0.5)
+        assert "ssh-lab sshd" in opened[0]["title"]
+    finally:
+        for check_id in checks.values():
+            api.request("DELETE", f"/checks/{check_id}")

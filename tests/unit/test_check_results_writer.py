@@ -235,3 +235,22 @@ async def test_a_group_costs_the_same_few_statements_whatever_its_size(
             .where(CheckState.check_id == check[0], CheckState.status == "fail")
         )
     assert stored == 100 and failing == 25
+
+
+async def test_results_the_controller_measured_need_no_sequence(sessions: SessionFactory) -> None:
+    """An agentless endpoint's checks are measured by the controller (seq 0): each is new,
+    and the endpoint's last_seq, which its own durable messages use, is left alone."""
+    check, (endpoint,) = await _setup(sessions, 1)
+    outcomes = await _store_together(
+        CheckResults(sessions),
+        [_result(check, endpoint, 0, "ok"), _result(check, endpoint, 0, "fail")],
+    )
+    assert [(o.old_status, o.new_status) for o in outcomes] == [(None, "ok"), ("ok", "fail")]
+    again = await _store_together(CheckResults(sessions), [_result(check, endpoint, 0, "fail")])
+    assert again == [None]  # stored, the status did not move
+    async with sessions() as session:
+        stored = await session.scalar(
+            select(func.count()).select_from(CheckResult).where(CheckResult.endpoint_id == endpoint)
+        )
+        row = await session.get(Endpoint, endpoint)
+    assert stored == 3 and row is not None and row.last_seq == 0

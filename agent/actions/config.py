@@ -9,43 +9,23 @@ content config.set wrote: if someone changed the file since, it refuses.
 from __future__ import annotations
 
 import contextlib
-import difflib
-import hashlib
 import json
 import os
-import re
-import secrets
 import stat
 import tempfile
 import threading
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agent.actions import config_formats as formats
 from agent.actions.context import ActionContext
 from agent.settings import AgentSettings
-from catalogue import ActionResult, Evidence
-from catalogue.result import bounded
+from catalogue import ActionResult
+from catalogue.config_edit import outcome
+from catalogue.config_edit.outcome import MAX_SIZE, Refused, sha256
 
-MAX_SIZE = 10 * 2**20  # configuration files are small; anything bigger is not one
-MAX_EVIDENCE = 2000  # characters of a value shown in evidence
 BACKUPS = "backups"
-_TOKEN = re.compile(r"[A-Za-z0-9_-]+")
 # Runs are threads: one edit at a time, so two runs on one file cannot interleave.
 _LOCK = threading.Lock()
-
-
-class _Refused(Exception):
-    """A failure with its result code, raised from deep inside a step."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def _sha256(content: bytes) -> str:
-    return hashlib.sha256(content).hexdigest()
 
 
 def _backups_dir() -> Path:
@@ -53,43 +33,21 @@ def _backups_dir() -> Path:
     return (Path(state) if state else AgentSettings.from_env().state_dir) / BACKUPS
 
 
-def _printable(value: Any) -> Any:
-    """Bytes that were not UTF-8 (kept as surrogates for the edit) shown as U+FFFD."""
-    if isinstance(value, str):
-        value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-        # Evidence is for a ticket: a long multi-line INI value need not travel whole.
-        return value if len(value) <= MAX_EVIDENCE else value[:MAX_EVIDENCE] + "…"
-    return value
-
-
-def _diff(before: bytes, after: bytes, path: str) -> str:
-    old = before.decode("utf-8", "replace").splitlines(keepends=True)
-    new = after.decode("utf-8", "replace").splitlines(keepends=True)
-    lines = difflib.unified_diff(old, new, fromfile=path, tofile=path)
-    # As diff(1) shows it, so a missing final newline is visible rather than merged.
-    return bounded(
-        "".join(
-            line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
-            for line in lines
-        )
-    )
-
-
 def _read(path: str) -> tuple[bytes, os.stat_result]:
     try:
         info = os.stat(path)
         if not stat.S_ISREG(info.st_mode):
-            raise _Refused("not_found", f"{path} is not a regular file")
+            raise Refused("not_found", f"{path} is not a regular file")
         if info.st_size > MAX_SIZE:
-            raise _Refused("too_large", f"{path} is {info.st_size} bytes; the limit is {MAX_SIZE}")
+            raise Refused("too_large", f"{path} is {info.st_size} bytes; the limit is {MAX_SIZE}")
         with open(path, "rb") as f:
             content = f.read(MAX_SIZE + 1)
     except FileNotFoundError:
-        raise _Refused("not_found", f"{path} does not exist") from None
+        raise Refused("not_found", f"{path} does not exist") from None
     except PermissionError as exc:
-        raise _Refused("permission_denied", f"cannot read {path}: {exc.strerror}") from None
+        raise Refused("permission_denied", f"cannot read {path}: {exc.strerror}") from None
     if len(content) > MAX_SIZE:  # it grew between stat and read
-        raise _Refused("too_large", f"{path} is over {MAX_SIZE} bytes")
+        raise Refused("too_large", f"{path} is over {MAX_SIZE} bytes")
     return content, info
 
 
@@ -126,13 +84,13 @@ def _replace(path: str, content: bytes, mode: int, uid: int, gid: int, expected:
                 try:
                     os.fchown(f.fileno(), uid, gid)
                 except PermissionError:
-                    raise _Refused(
+                    raise Refused(
                         "permission_denied", f"cannot give the new {path} its owner {uid}:{gid}"
                     ) from None
             os.fsync(f.fileno())
         with open(path, "rb") as current:
-            if _sha256(current.read(MAX_SIZE + 1)) != expected:
-                raise _Refused("conflict", f"{path} changed while it was being edited")
+            if sha256(current.read(MAX_SIZE + 1)) != expected:
+                raise Refused("conflict", f"{path} changed while it was being edited")
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
@@ -154,21 +112,14 @@ def _write_new(path: Path, content: bytes) -> None:
         os.fsync(f.fileno())
 
 
-def _save_backup(path: str, before: bytes, after: bytes, info: os.stat_result) -> str:
+def _save_backup(path: str, change: outcome.Change, info: os.stat_result) -> str:
     backups = _backups_dir()
     backups.mkdir(mode=0o700, parents=True, exist_ok=True)
-    token = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
-    record = {
-        "path": path,
-        "sha256_before": _sha256(before),
-        "sha256_after": _sha256(after),
-        "mode": stat.S_IMODE(info.st_mode),
-        "uid": info.st_uid,
-        "gid": info.st_gid,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
+    token = outcome.new_token()
+    mode = stat.S_IMODE(info.st_mode)
+    record = outcome.record(change, path, mode=mode, uid=info.st_uid, gid=info.st_gid)
     try:
-        _write_new(backups / f"{token}.bak", before)
+        _write_new(backups / f"{token}.bak", change.original)
         # The sidecar last: a backup without one is incomplete and rollback will not use it.
         _write_new(backups / f"{token}.json", json.dumps(record, indent=2).encode() + b"\n")
     except FileExistsError:  # another backup's token (32 random bits): not ours to remove
@@ -187,11 +138,11 @@ def _drop_backup(token: str) -> None:
 def config_set(params: Any, ctx: ActionContext) -> ActionResult:
     # Edit the file a symbolic link points to: replacing the link would cut it.
     path = os.path.realpath(params.path)
-    data = {"path": params.path, "format": params.format, "key": params.key}
+    data = outcome.described(params)
     try:
         with _LOCK:
             return _set(path, params, data, ctx)
-    except _Refused as exc:
+    except Refused as exc:
         return ActionResult.failure(exc.code, str(exc), data=data)
     except PermissionError as exc:
         return ActionResult.failure("permission_denied", f"{exc.filename}: {exc.strerror}")
@@ -201,79 +152,34 @@ def config_set(params: Any, ctx: ActionContext) -> ActionResult:
 
 def _set(path: str, params: Any, data: dict[str, Any], ctx: ActionContext) -> ActionResult:
     original, info = _read(path)
-    # surrogateescape: bytes that are not UTF-8 (a Latin-1 comment) come back unchanged.
-    text = original.decode("utf-8", "surrogateescape")
-    fmt = params.format or formats.infer(path, text)
-    data["format"] = fmt
+    change = outcome.plan(params, path, original, data)
+    if not change.needed or ctx.dry_run:
+        return change.result()
+    token = _save_backup(path, change, info)
     try:
-        change = formats.edit(fmt, text, params.key, params.value)
-    except formats.ParseError as exc:
-        raise _Refused("parse_error", f"{params.path} is not valid {fmt}: {exc}") from None
-    except formats.BadKey as exc:
-        raise _Refused("invalid_params", f"{fmt} file {params.path}: {exc}") from None
-    except formats.EditFailed as exc:
-        raise _Refused("failed", str(exc)) from None
-    updated = change.text.encode("utf-8", "surrogateescape")
-    key = params.key
-    before = {"key": key, "value": _printable(change.old), "sha256": _sha256(original)}
-    after = {"key": key, "value": _printable(change.new), "sha256": _sha256(updated)}
-    if updated == original:
-        return ActionResult(
-            output=f"{key} is already {_printable(change.new)!r} in {params.path}",
-            data=data,
-            evidence=Evidence(before=before, after=before),
-        )
-    diff = _diff(original, updated, params.path)
-    if ctx.dry_run:
-        return ActionResult(output=diff, data=data, evidence=Evidence(before=before, after=after))
-    token = _save_backup(path, original, updated, info)
-    try:
-        _replace(path, updated, info.st_mode, info.st_uid, info.st_gid, before["sha256"])
+        _replace(path, change.updated, info.st_mode, info.st_uid, info.st_gid, sha256(original))
     except BaseException:
         _drop_backup(token)  # the file is as it was: nothing to roll back
         raise
-    return ActionResult(
-        changed=True,
-        output=diff,
-        data=data,
-        evidence=Evidence(before=before, after=after),
-        rollback=token,
-    )
+    return change.result(token)
 
 
 def _load_backup(token: str) -> tuple[dict[str, Any], bytes]:
-    if not _TOKEN.fullmatch(token):  # the catalogue checks too; this keeps paths inside
-        raise _Refused("invalid_params", f"{token!r} is not a rollback token")
+    outcome.check_token(token)
     backups = _backups_dir()
     try:
-        record = json.loads((backups / f"{token}.json").read_bytes())
+        raw = (backups / f"{token}.json").read_bytes()
         original = (backups / f"{token}.bak").read_bytes()
     except FileNotFoundError:
-        raise _Refused("not_found", f"no backup {token} on this machine") from None
-    except ValueError as exc:
-        raise _Refused("failed", f"backup {token} is unreadable: {exc}") from None
-    fields: dict[str, type] = {
-        "path": str,
-        "sha256_before": str,
-        "sha256_after": str,
-        "mode": int,
-        "uid": int,
-        "gid": int,
-    }
-    if not isinstance(record, dict) or not all(
-        isinstance(record.get(k), t) for k, t in fields.items()
-    ):
-        raise _Refused("failed", f"backup {token} has an incomplete record")
-    if _sha256(original) != record["sha256_before"]:
-        raise _Refused("failed", f"backup {token} does not match its recorded sha256")
-    return record, original
+        raise Refused("not_found", f"no backup {token} on this machine") from None
+    return outcome.loaded(token, raw, original, outcome.OWNER_FIELDS), original
 
 
 def config_rollback(params: Any, ctx: ActionContext) -> ActionResult:
     try:
         with _LOCK:
             return _rollback(params.rollback, ctx)
-    except _Refused as exc:
+    except Refused as exc:
         return ActionResult.failure(exc.code, str(exc))
     except PermissionError as exc:
         return ActionResult.failure("permission_denied", f"{exc.filename}: {exc.strerror}")
@@ -284,37 +190,20 @@ def config_rollback(params: Any, ctx: ActionContext) -> ActionResult:
 def _rollback(token: str, ctx: ActionContext) -> ActionResult:
     record, original = _load_backup(token)
     path = record["path"]
-    data = {"path": path, "rollback": token}
     if os.path.islink(path):  # something else now: restoring would replace the link
-        raise _Refused("conflict", f"{path} is now a symbolic link; not restored")
+        raise Refused("conflict", f"{path} is now a symbolic link; not restored")
     try:
-        current, _ = _read(path)
-    except _Refused as exc:
-        if exc.code == "not_found":
-            raise _Refused("conflict", f"{path} was removed since {token}; not restored") from None
-        raise
-    now = _sha256(current)
-    before = {"path": path, "sha256": now}
-    if now == record["sha256_before"]:
-        return ActionResult(
-            output=f"{path} already has its content from before {token}",
-            data=data,
-            evidence=Evidence(before=before, after=before),
-        )
-    if now != record["sha256_after"]:
-        raise _Refused(
-            "conflict",
-            f"{path} has changed since {token} (sha256 {now[:12]}, expected "
-            f"{record['sha256_after'][:12]}); not overwritten",
-        )
-    after = {"path": path, "sha256": record["sha256_before"]}
-    diff = _diff(current, original, path)
-    if ctx.dry_run:
-        return ActionResult(output=diff, data=data, evidence=Evidence(before=before, after=after))
+        current: bytes | None = _read(path)[0]
+    except Refused as exc:
+        if exc.code != "not_found":
+            raise
+        current = None
+    restore = outcome.plan_rollback(token, record, original, current)
+    if not restore.needed or ctx.dry_run:
+        return restore.result(done=False)
+    now = restore.before["sha256"]
     _replace(path, original, record["mode"], record["uid"], record["gid"], now)
-    return ActionResult(
-        changed=True, output=diff, data=data, evidence=Evidence(before=before, after=after)
-    )
+    return restore.result(done=True)
 
 
 ACTIONS = {"config.set": config_set, "config.rollback": config_rollback}

@@ -16,9 +16,9 @@ import pytest
 
 import catalogue
 from agent.actions.config import ACTIONS
-from agent.actions.config_formats import infer
 from agent.actions.context import ActionContext
 from catalogue import ActionResult
+from catalogue.config_edit.formats import infer
 
 INI = """\
 ; Front-desk service configuration
@@ -483,7 +483,7 @@ def test_a_failed_write_leaves_the_file_and_no_backup(
 def test_a_change_made_during_the_edit_is_not_overwritten(
     tmp_path: Path, state: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from agent.actions import config_formats
+    from catalogue.config_edit import formats as config_formats
 
     path = write(tmp_path, "app.ini", INI)
     real_edit = config_formats.edit
@@ -627,7 +627,7 @@ def test_unknown_format_is_refused() -> None:
         catalogue.validate(
             "config.set", {"path": "/etc/x", "key": "a", "value": 1, "format": "xml"}
         )
-    from agent.actions.config_formats import BadKey, edit
+    from catalogue.config_edit.formats import BadKey, edit
 
     with pytest.raises(BadKey, match="format"):
         edit("xml", "", "a", 1)

@@ -193,13 +193,6 @@ async def test_file_stat(emu: WinrmEmulator) -> None:
     assert result.data["mode"] is None and result.data["owner"] == "NT AUTHORITY\\SYSTEM"
 
 
-async def test_config_set_is_refused_with_a_reason(emu: WinrmEmulator) -> None:
-    params = {"path": "C:\\app\\app.ini", "key": "port", "value": 8080}
-    result = await run(emu, "config.set", params)
-    assert result.error is not None and result.error.code == "not_supported"
-    assert emu.commands == []
-
-
 # --- network ----------------------------------------------------------------------------------
 
 

@@ -15,11 +15,13 @@ from typing import Any, TypeVar
 from catalogue import ActionResult
 from controller.transports.base import RemoteContext, Target
 from controller.transports.errors import TransportError
-from controller.transports.winrm import inventory
+from controller.transports.winrm import config, inventory
 from controller.transports.winrm.actions import ACTIONS
 from controller.transports.winrm.client import WinrmSettings, WinrmShell
 
 T = TypeVar("T")
+# config.* live in their own module, added here so actions.py's table stays as it is.
+_ACTIONS = {**ACTIONS, **config.ACTIONS}
 INVENTORY_TIMEOUT_S = 600.0
 
 
@@ -45,7 +47,7 @@ class WinrmTransport:
     async def run_action(
         self, target: Target, action: str, params: Any, *, dry_run: bool, timeout_s: float
     ) -> ActionResult:
-        run = _inventory_action if action == "inventory.collect" else ACTIONS.get(action)
+        run = _inventory_action if action == "inventory.collect" else _ACTIONS.get(action)
         if run is None:
             return ActionResult.failure("not_supported", f"{action} is not available over WinRM")
         try:

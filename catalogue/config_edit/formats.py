@@ -1,8 +1,8 @@
 """Change one key in the text of a configuration file, touching as little else as possible.
 
 The entry point config.set uses: it picks the format (infer) and hands the edit to the
-editor for that family, config_lines for INI and key=value files or config_structured
-for JSON, YAML and TOML. No file I/O here.
+editor for that family, lines for INI and key=value files or structured for JSON, YAML
+and TOML. No file I/O here, so the agent and the agentless transports edit alike.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from agent.actions.config_lines import SECTION, edit_lines
-from agent.actions.config_structured import edit_structured
-from agent.actions.config_types import BadKey, EditFailed, ParseError, Value
+from catalogue.config_edit.lines import SECTION, edit_lines
+from catalogue.config_edit.structured import edit_structured
+from catalogue.config_edit.types import BadKey, EditFailed, ParseError, Value
 
 __all__ = ["FORMATS", "BadKey", "Edit", "EditFailed", "ParseError", "Value", "edit", "infer"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from agent.actions.config_types import BadKey, ParseError, Value
+from catalogue.config_edit.types import BadKey, ParseError, Value
 
 _LINE = re.compile(r"[^\n]*\n|[^\n]+\Z")
 SECTION = re.compile(r"\s*\[([^\]]+)\]\s*(?:[#;].*)?")

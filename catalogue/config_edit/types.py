@@ -1,7 +1,7 @@
 """The value type and the exceptions that every configuration-format editor shares.
 
-A module of its own so that config_formats (the entry point) and the editors it
-dispatches to (config_lines, config_structured) can all use them without importing
+A module of its own so that formats (the entry point) and the editors it
+dispatches to (lines, structured) can all use them without importing
 one another in a cycle.
 """
 

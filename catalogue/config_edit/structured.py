@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from agent.actions.config_types import BadKey, EditFailed, ParseError, Value
+from catalogue.config_edit.types import BadKey, EditFailed, ParseError, Value
 
 
 def edit_structured(fmt: str, text: str, key: str, value: Value) -> tuple[str, Any]:

@@ -160,6 +160,9 @@ class ThrowawayUser:
 
     def remove(self) -> None:
         self.sudoers.unlink(missing_ok=True)
+        # Its sessions (a command left running by a timeout test) would outlive the account
+        # and hold its uid, which the next throwaway account of any test then gets.
+        subprocess.run(["pkill", "-KILL", "-U", self.name], check=False, capture_output=True)
         subprocess.run(["userdel", "-f", self.name], check=False, capture_output=True)
 
 

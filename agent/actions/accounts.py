@@ -24,33 +24,20 @@ from agent.actions import accounts_other as other
 from agent.actions.accounts_other import AccountError
 from agent.actions.context import ActionContext
 from catalogue import ActionResult, Evidence
+from catalogue.probes import shadow
 
 Run = subprocess.CompletedProcess[str]
-
-# passwd -S: NAME STATUS DATE MIN MAX WARN INACTIVE; STATUS is P (usable), L (locked), NP.
-_STATUS = {"P": "usable", "L": "locked", "NP": "no password"}
 
 
 def linux_status(username: str, ctx: ActionContext) -> dict[str, Any]:
     shown = ctx.run(["passwd", "-S", "--", username])
-    fields = shown.stdout.split()
-    if shown.returncode != 0 or len(fields) < 3 or fields[0] != username:
+    status = shadow.parse_passwd_status(username, shown.stdout)
+    if shown.returncode != 0 or status is None:
         raise AccountError("not_found", f"no local account named {username}")
-    status: dict[str, Any] = {
-        "username": username,
-        "password_status": _STATUS.get(fields[1], fields[1]),
-        "last_change": fields[2],
-    }
     if shutil.which("faillock"):
         tally = ctx.run(["faillock", "--user", username])
-        # One line per recorded failure after the header lines.
-        status["failed_logins"] = sum(1 for line in tally.stdout.splitlines() if line[:4].isdigit())
+        status["failed_logins"] = shadow.count_failures(tally.stdout)
     return status
-
-
-def linux_locks(status: dict[str, Any]) -> list[str]:
-    locks = ["password"] if status["password_status"] == _STATUS["L"] else []
-    return locks + (["faillock"] if status.get("failed_logins") else [])
 
 
 def linux_clear(lock: str, username: str, ctx: ActionContext) -> Run:
@@ -87,8 +74,8 @@ class Platform:
 
 LINUX = Platform(
     status=linux_status,
-    locks=linux_locks,
-    lock_names={"password": "locked password", "faillock": "failed-login tally"},
+    locks=shadow.locks,
+    lock_names=shadow.LOCK_NAMES,
     clear=linux_clear,
     set_password=linux_set_password,
 )

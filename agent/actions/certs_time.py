@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any
 from agent.actions.context import ActionContext
 from catalogue import ActionResult
 from catalogue.fields import split_host_port
-from catalogue.probes.x509 import describe, describe_der
+from catalogue.outcomes.certs import checked
+from catalogue.probes.x509 import MAX_CERT_FILE, describe_der, describe_file
 from catalogue.probes.x509 import stamp as _stamp
 
 if TYPE_CHECKING:
     pass
 
 CERT_TIMEOUT_S = 10.0
-MAX_CERT_FILE = 1 << 20  # a PEM bundle larger than this is not a certificate file
 NTP_PORT = 123  # unless the server names its port (host:port)
 NTP_TIMEOUT_S = 2.0  # per attempt
 NTP_ATTEMPTS = 3
@@ -60,8 +60,6 @@ def fetch_chain(host: str, port: int, timeout: float, verify: bool) -> list[byte
 
 
 def _from_file(path: str) -> tuple[dict[str, Any] | None, ActionResult | None]:
-    from cryptography import x509
-
     try:
         if os.stat(path).st_size > MAX_CERT_FILE:
             return None, ActionResult.failure("failed", f"{path} is larger than a certificate")
@@ -72,13 +70,10 @@ def _from_file(path: str) -> tuple[dict[str, Any] | None, ActionResult | None]:
     except OSError as exc:
         return None, ActionResult.failure("failed", f"cannot read {path}: {exc.strerror or exc}")
     try:
-        if b"-----BEGIN CERTIFICATE-----" in raw:
-            certs = x509.load_pem_x509_certificates(raw)
-        else:
-            certs = [x509.load_der_x509_certificate(raw)]
+        certificates = describe_file(raw)
     except ValueError as exc:
         return None, ActionResult.failure("failed", f"no certificate in {path}: {exc}")
-    return {"source": path, "certificates": [describe(c) for c in certs]}, None
+    return {"source": path, "certificates": certificates}, None
 
 
 def _from_endpoint(host: str, port: int) -> tuple[dict[str, Any] | None, ActionResult | None]:
@@ -109,15 +104,7 @@ def cert_check(params: Any, ctx: ActionContext) -> ActionResult:
         data, refusal = _from_endpoint(params.host, params.port)
     if refusal is not None or data is None:
         return refusal or ActionResult.failure("failed", "nothing to check")
-    lines = []
-    for cert in data["certificates"]:
-        days = cert["days_left"]
-        when = f"EXPIRED {-days} days ago" if cert["expired"] else f"{days} days left"
-        lines.append(f"{cert['subject']}: not after {cert['not_after']} ({when})")
-    if "verified" in data:
-        trust = "trusted" if data["verified"] else f"NOT trusted: {data['verify_error']}"
-        lines.insert(0, f"{data['source']}: {trust} by the system store")
-    return ActionResult(output="\n".join(lines), data=data)
+    return checked(data)
 
 
 # --- time.check: SNTP (RFC 4330) --------------------------------------------------------

@@ -15,13 +15,18 @@ from collections.abc import Callable
 from typing import Any
 
 from agent.actions.context import ActionContext, Stopped
-from catalogue import ActionResult, Evidence
-from catalogue.result import bounded
+from catalogue import ActionResult
+from catalogue.outcomes.disk import (
+    MAX_ENTRIES,
+    MAX_ERRORS,
+    MAX_LISTED,
+    cleanup,
+    freed,
+    no_roots,
+    usage,
+)
 
-MAX_ENTRIES = 2_000_000  # directory entries examined per run: a bound on time and memory
 MAX_DEPTH = 64  # cleanup nesting; each level holds a directory descriptor open
-MAX_LISTED = 1000  # paths reported in data (counts stay exact)
-MAX_ERRORS = 100
 # Directory descriptors make the cleanup immune to a directory being swapped for a link
 # between looking at it and deleting in it (the classic tmpreaper attack); Windows has none.
 _USE_FDS = (
@@ -32,15 +37,6 @@ _USE_FDS = (
 )
 
 Handle = int | str  # a directory descriptor (POSIX) or a path (Windows)
-
-
-def _human(size: float) -> str:
-    units = ("B", "KiB", "MiB", "GiB", "TiB")
-    index = 0
-    while size >= 1024 and index < len(units) - 1:
-        size /= 1024
-        index += 1
-    return f"{size:.0f} B" if index == 0 else f"{size:.1f} {units[index]}"
 
 
 def _check_stop(ctx: ActionContext, entries: int) -> None:
@@ -137,36 +133,18 @@ def disk_usage(params: Any, ctx: ActionContext) -> ActionResult:
                 for name in chain:
                     totals[name] += size
     fs = shutil.disk_usage(params.path)
-    ranked = sorted(
-        ((name, size) for name, size in totals.items() if name != params.path),
-        key=lambda item: (-item[1], item[0]),
-    )[: params.top]
-    total = totals[params.path]
-    data = {
-        "path": params.path,
-        "total_bytes": total,
-        "filesystem": {"total": fs.total, "used": fs.used, "free": fs.free},
-        "top": [{"path": name, "bytes": size} for name, size in ranked],
-        "entries": entries,
-        "truncated": truncated,
-        "unreadable": len(unreadable),
-        "unreadable_paths": unreadable[:20],
-        "other_filesystems": other_fs[:20],
-    }
-    lines = [
-        f"{params.path}: {_human(total)} in {min(entries, MAX_ENTRIES):,} entries",
-        f"filesystem: {_human(fs.total)} total, {_human(fs.used)} used, {_human(fs.free)} free",
-        "",
-        f"{'SIZE':>10}  DIRECTORY",
-        *(f"{_human(size):>10}  {name}" for name, size in ranked),
-    ]
-    if unreadable:
-        lines.append(f"skipped {len(unreadable)} unreadable directories (not counted)")
-    if other_fs:
-        lines.append(f"did not enter {len(other_fs)} other filesystems: {', '.join(other_fs[:5])}")
-    if truncated:
-        lines.append(f"stopped after {MAX_ENTRIES:,} entries: the sizes are lower bounds")
-    return ActionResult(output=bounded("\n".join(lines)), data=data)
+    filesystem = {"total": fs.total, "used": fs.used, "free": fs.free}
+    return usage(
+        params,
+        params.path,
+        totals,
+        filesystem,
+        entries=entries,
+        truncated=truncated,
+        unreadable=unreadable,
+        other_fs=other_fs,
+        limit=MAX_ENTRIES,
+    )
 
 
 # --- disk.cleanup -----------------------------------------------------------------------
@@ -331,47 +309,23 @@ def disk_cleanup(params: Any, ctx: ActionContext) -> ActionResult:
         if cleaner.truncated:
             break
     if not before:
-        message = "; ".join(f"{e['path']}: {e['error']}" for e in cleaner.errors)
-        return ActionResult.failure("not_found", message, data={"errors": cleaner.errors})
-    # The summary goes last: bounded() keeps the end of long output.
-    lines = [*cleaner.listed]
-    if cleaner.files + cleaner.dirs > len(cleaner.listed):
-        lines.append(f"... and {cleaner.files + cleaner.dirs - len(cleaner.listed)} more")
-    lines += [f"error: {e['path']}: {e['error']}" for e in cleaner.errors]
-    if cleaner.other_fs:
-        lines.append(f"did not enter other filesystems: {', '.join(cleaner.other_fs[:5])}")
-    if cleaner.special:
-        lines.append(f"left {cleaner.special} sockets, fifos and devices alone")
-    if cleaner.truncated:
-        lines.append(f"stopped after {MAX_ENTRIES:,} entries: run again to continue")
-    verb = "would delete" if ctx.dry_run else "deleted"
-    lines.append(
-        f"{verb} {cleaner.files} files ({_human(cleaner.bytes)}, {cleaner.bytes} bytes) and "
-        f"{cleaner.dirs} empty directories older than {params.older_than_s} s; "
-        f"{cleaner.error_count} errors"
-    )
-    if not ctx.dry_run:
-        freed = sum(after[p]["free_bytes"] - before[p]["free_bytes"] for p in after)
-        lines.append(f"free space grew by {_human(max(freed, 0))}")
-    data = {
-        "paths": params.paths,
-        "older_than_s": params.older_than_s,
-        "dry_run": ctx.dry_run,
-        "files": cleaner.files,
-        "bytes": cleaner.bytes,
-        "directories": cleaner.dirs,
-        ("would_delete" if ctx.dry_run else "deleted"): cleaner.listed,
-        "errors": cleaner.errors,
-        "error_count": cleaner.error_count,
-        "skipped_special": cleaner.special,
-        "other_filesystems": cleaner.other_fs[:20],
-        "truncated": cleaner.truncated,
-    }
-    return ActionResult(
-        changed=not ctx.dry_run and cleaner.files + cleaner.dirs > 0,
-        output=bounded("\n".join(lines)),
-        data=data,
-        evidence=Evidence(before=before, after=after or None),
+        return no_roots(cleaner.errors)
+    return cleanup(
+        params,
+        ctx.dry_run,
+        listed=cleaner.listed,
+        files=cleaner.files,
+        size=cleaner.bytes,
+        dirs=cleaner.dirs,
+        errors=cleaner.errors,
+        error_count=cleaner.error_count,
+        special=cleaner.special,
+        other_fs=cleaner.other_fs,
+        truncated=cleaner.truncated,
+        before=before,
+        after=after,
+        freed=None if ctx.dry_run else freed(before, after),
+        limit=MAX_ENTRIES,
     )
 
 

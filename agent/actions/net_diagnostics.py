@@ -17,6 +17,7 @@ import psutil
 
 from agent.actions.context import ActionContext
 from catalogue import ActionResult
+from catalogue.outcomes.network import ping_summary
 from catalogue.probes.ping import first_ip as _first_ip
 from catalogue.probes.ping import parse_ping, ping_argv
 from catalogue.result import bounded
@@ -39,14 +40,7 @@ def ping(params: Any, ctx: ActionContext) -> ActionResult:
         return ActionResult.failure("not_supported", f"no {argv[0]} command on this machine")
     data = {"host": params.host, **parse_ping(completed.stdout, completed.stderr)}
     data["reachable"] = bool(data["received"])
-    if data["reachable"]:
-        summary = (
-            f"{params.host} ({data['address']}): {data['received']}/{data['sent']} replies, "
-            f"{data['loss_percent']}% loss, rtt min/avg/max "
-            f"{data['rtt_min_ms']}/{data['rtt_avg_ms']}/{data['rtt_max_ms']} ms"
-        )
-    else:
-        summary = f"{params.host}: not reachable ({data['error']})"
+    summary = ping_summary(params.host, data)
     output = summary + "\n\n" + completed.stdout + completed.stderr
     return ActionResult(output=bounded(output), data=data)
 

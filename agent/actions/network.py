@@ -8,6 +8,7 @@ from typing import Any
 
 from agent.actions.context import ActionContext
 from catalogue import ActionResult
+from catalogue.outcomes.network import tcp_verdict
 
 
 def tcp_check(params: Any, ctx: ActionContext) -> ActionResult:
@@ -41,8 +42,8 @@ def tcp_check(params: Any, ctx: ActionContext) -> ActionResult:
         "connect_ms": round((connected - resolved) * 1000, 2),
         "error": error,
     }
-    verdict = "open" if error is None else f"not reachable ({error})"
-    return ActionResult(output=f"{params.host}:{params.port} ({address[0]}) {verdict}", data=data)
+    output = tcp_verdict(params.host, params.port, str(address[0]), error)
+    return ActionResult(output=output, data=data)
 
 
 ACTIONS = {"net.tcp_check": tcp_check}

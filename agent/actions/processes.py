@@ -12,6 +12,7 @@ import psutil
 
 from agent.actions.context import ActionContext
 from catalogue import ActionResult, Evidence
+from catalogue.outcomes.processes import killed, listing, named, signal_denied
 
 _ATTRS = ["pid", "name", "username", "cmdline", "create_time", "memory_info"]
 _SIGNALS = {"TERM": signal.SIGTERM, "KILL": signal.SIGKILL, "INT": signal.SIGINT}
@@ -63,16 +64,9 @@ def process_list(params: Any, ctx: ActionContext) -> ActionResult:
         except psutil.Error:
             continue
         row = _describe(proc, cpu)
-        if row is not None and (params.name is None or row["name"] == params.name):
+        if row is not None:
             rows.append(row)
-    key = "cpu_percent" if params.sort == "cpu" else "rss"
-    rows.sort(key=lambda r: r.get(key) or 0, reverse=True)
-    top = rows[: params.limit]
-    lines = [
-        f"{r['pid']:>7} {r['cpu_percent']:>5}% {(r['rss'] or 0) // 2**20:>6} MiB  {r['name']}"
-        for r in top
-    ]
-    return ActionResult(output="\n".join(lines), data={"count": len(rows), "processes": top})
+    return listing(rows, params)
 
 
 def _protected() -> set[int]:
@@ -101,7 +95,7 @@ def process_kill(params: Any, ctx: ActionContext) -> ActionResult:
         code = "policy_denied" if "protected" in problem else "not_found"
         return ActionResult.failure(code, problem)
     before = [d for d in (_describe(p) for p in targets) if d is not None]
-    names = ", ".join(f"{d['name']} ({d['pid']})" for d in before)
+    names = named(before)
     if ctx.dry_run:
         return ActionResult(
             output=f"would send SIG{params.signal} to {names}", evidence=Evidence(before=before)
@@ -114,19 +108,10 @@ def process_kill(params: Any, ctx: ActionContext) -> ActionResult:
         except psutil.NoSuchProcess:
             continue
         except psutil.AccessDenied:
-            return ActionResult.failure(
-                "permission_denied",
-                f"not allowed to signal pid {proc.pid}",
-                evidence=Evidence(before=before),
-            )
+            return signal_denied(proc.pid, before)
     _, alive = psutil.wait_procs(sent, timeout=WAIT_S)
-    after = {"signalled": [p.pid for p in sent], "still_running": [p.pid for p in alive]}
-    output = f"sent SIG{params.signal} to {names}"
-    if alive:
-        output += f"; still running after {WAIT_S:g} s: {', '.join(str(p.pid) for p in alive)}"
-    return ActionResult(
-        changed=bool(sent), output=output, evidence=Evidence(before=before, after=after)
-    )
+    did = f"sent SIG{params.signal} to {names}"
+    return killed(did, before, [p.pid for p in sent], [p.pid for p in alive], WAIT_S)
 
 
 ACTIONS = {"process.list": process_list, "process.kill": process_kill}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import difflib
 import errno
 import os
 import shutil
@@ -15,11 +14,15 @@ from typing import Any
 import psutil
 
 from agent.actions.context import ActionContext, Stopped
-from catalogue import ActionResult, Evidence
+from catalogue import ActionResult
+from catalogue.outcomes.system import (
+    CANCEL_BATCH,
+    HostsEdit,
+    hosts_refusal,
+    queue_cleared,
+    queue_untouched,
+)
 from catalogue.probes.cups import parse_lpstat_jobs
-from catalogue.probes.hosts_file import edit_hosts
-from catalogue.probes.hosts_file import entries as _entries
-from catalogue.probes.hosts_file import is_address as _is_address
 from catalogue.probes.resolver import flush_commands
 from catalogue.result import bounded
 
@@ -32,17 +35,6 @@ else:
 NEW_HOSTS_MODE = 0o644  # when there was no hosts file at all
 
 # --- hosts.set --------------------------------------------------------------------------
-
-
-def _diff(path: str, old: bytes, new: bytes) -> str:
-    lines = difflib.unified_diff(
-        old.decode("utf-8", "replace").splitlines(),
-        new.decode("utf-8", "replace").splitlines(),
-        fromfile=path,
-        tofile=path,
-        lineterm="",
-    )
-    return "\n".join(lines)
 
 
 def _write_atomic(path: str, content: bytes, like: os.stat_result | None) -> None:
@@ -84,12 +76,8 @@ def _write_atomic(path: str, content: bytes, like: os.stat_result | None) -> Non
 
 def hosts_set(params: Any, ctx: ActionContext) -> ActionResult:
     hostname, address = params.hostname, params.address
-    # The catalogue's Host type takes names and addresses alike; here each has one role.
-    if _is_address(hostname):
-        return ActionResult.failure("invalid_params", f"{hostname} is an address, not a name")
-    if address is not None and not _is_address(address):
-        message = f"{address} is not an IP address; a hosts file maps names to addresses"
-        return ActionResult.failure("invalid_params", message)
+    if (refusal := hosts_refusal(hostname, address)) is not None:
+        return refusal
     # Edit the file a link points to, so the link (some systems manage /etc/hosts) stays.
     path = os.path.realpath(HOSTS_FILE)
     try:
@@ -100,30 +88,14 @@ def hosts_set(params: Any, ctx: ActionContext) -> ActionResult:
         like, old = None, b""
     except PermissionError:
         return ActionResult.failure("permission_denied", f"cannot read {path}")
-    new = edit_hosts(old, hostname, address)
-    diff = _diff(path, old, new)
-    before, after = _entries(old, hostname), _entries(new, hostname)
-    data = {"path": path, "hostname": hostname, "address": address, "diff": diff}
-    evidence = Evidence(before=before, after=after)
-    target = f"{hostname} -> {address}" if address else f"no entry for {hostname}"
-    if new == old:
-        return ActionResult(output=f"{path} already has {target}", data=data, evidence=evidence)
-    if ctx.dry_run:
-        return ActionResult(
-            output=bounded(f"would change {path} to {target}:\n{diff}"),
-            data=data,
-            evidence=evidence,
-        )
+    edit = HostsEdit.of(path, old, hostname, address)
+    if (answer := edit.without_writing(ctx.dry_run)) is not None:
+        return answer
     try:
-        _write_atomic(path, new, like)
+        _write_atomic(path, edit.new, like)
     except OSError as exc:
-        return ActionResult.failure("failed", f"cannot write {path}: {exc}", data=data)
-    return ActionResult(
-        changed=True,
-        output=bounded(f"{path} now has {target}:\n{diff}"),
-        data=data,
-        evidence=evidence,
-    )
+        return edit.write_failed(exc)
+    return edit.written()
 
 
 # --- dns.flush --------------------------------------------------------------------------
@@ -159,7 +131,6 @@ def dns_flush(params: Any, ctx: ActionContext) -> ActionResult:
 
 
 # --- print.clear_queue ------------------------------------------------------------------
-CANCEL_BATCH = 100  # job ids per cancel command
 
 
 def _list_jobs(printer: str | None, ctx: ActionContext) -> list[dict[str, Any]] | ActionResult:
@@ -182,38 +153,21 @@ def print_clear_queue(params: Any, ctx: ActionContext) -> ActionResult:
         return ActionResult.failure("failed", f"lpstat: {exc}")
     if isinstance(jobs, ActionResult):
         return jobs
-    lines = [f"{j['id']}  {j['user']}  {j['size']} bytes  {j['submitted']}" for j in jobs]
-    if not jobs:
-        return ActionResult(output=f"no jobs waiting in {queue}", data={"jobs": []})
-    if ctx.dry_run:
-        output = f"would cancel {len(jobs)} jobs in {queue}:\n" + "\n".join(lines)
-        return ActionResult(output=bounded(output), data={"jobs": jobs})
-    # Cancel exactly the jobs listed (not `cancel -a`), so a job sent in the meantime is
-    # left alone and the evidence matches what was done.
+    if (answer := queue_untouched(queue, jobs, ctx.dry_run)) is not None:
+        return answer
     ids = [j["id"] for j in jobs]
-    jobs_by_id = set(ids)
     complaints = []
     try:
         for start in range(0, len(ids), CANCEL_BATCH):
             done = ctx.run(["cancel", *ids[start : start + CANCEL_BATCH]], timeout=60)
             if done.returncode != 0:  # e.g. a job that finished meanwhile: judged below
                 complaints.append((done.stderr or done.stdout).strip())
-        remaining_jobs = _list_jobs(params.printer, ctx)
+        left = _list_jobs(params.printer, ctx)
     except (OSError, Stopped) as exc:
         return ActionResult.failure("failed", f"cancel: {exc}", data={"jobs": jobs})
-    if isinstance(remaining_jobs, ActionResult):
-        return remaining_jobs
-    remaining = [j for j in remaining_jobs if j["id"] in jobs_by_id]
-    evidence = Evidence(before=ids, after=[j["id"] for j in remaining_jobs])
-    data = {"jobs": jobs, "remaining": remaining, "messages": complaints}
-    cancelled = len(ids) - len(remaining)
-    if remaining:
-        message = f"{len(remaining)} of {len(ids)} jobs still queued: " + "; ".join(complaints)
-        return ActionResult.failure(
-            "failed", bounded(message), changed=cancelled > 0, data=data, evidence=evidence
-        )
-    output = f"cancelled {cancelled} jobs in {queue}:\n" + "\n".join(lines)
-    return ActionResult(changed=True, output=bounded(output), data=data, evidence=evidence)
+    if isinstance(left, ActionResult):
+        return left
+    return queue_cleared(queue, jobs, left, complaints)
 
 
 ACTIONS = {"hosts.set": hosts_set, "dns.flush": dns_flush, "print.clear_queue": print_clear_queue}

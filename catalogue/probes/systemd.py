@@ -16,6 +16,8 @@ ARGV = [
     "--no-pager",
     "--plain",
 ]
+# `systemctl show SHOW_PROPERTIES -- NAME` answers one service's state (parse_show).
+SHOW_PROPERTIES = "--property=LoadState,ActiveState,SubState,MainPID"
 
 
 def _state(active: str, sub: str) -> str:
@@ -52,3 +54,17 @@ def parse_list_units(text: str) -> list[dict[str, Any]]:
             }
         )
     return items
+
+
+def parse_show(name: str, text: str) -> dict[str, Any]:
+    """One service's {name, manager, state, pid, sub_state} from ``systemctl show`` output."""
+    props = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    if props.get("LoadState") == "not-found":
+        return {"name": name, "manager": "systemd", "state": "not_found", "pid": None}
+    return {
+        "name": name,
+        "manager": "systemd",
+        "state": "running" if props.get("ActiveState") == "active" else "stopped",
+        "pid": int(props.get("MainPID", "0") or 0) or None,
+        "sub_state": props.get("SubState"),
+    }

@@ -15,6 +15,8 @@ _STATES = {"+": "running", "-": "stopped", "?": "unknown"}
 _NOT_SERVICES = frozenset(
     {"README", "skeleton", "functions", "halt", "killall", "single", "rc", "rcS", "linuxconf"}
 )
+# `service NAME status` exits as LSB says: 0 running, 1-3 dead or stopped, 4 unknown.
+_LSB_STATES = {0: "running", 1: "stopped", 2: "stopped", 3: "stopped"}
 _BACKUP_SUFFIXES = (".dpkg-old", ".dpkg-new", ".dpkg-dist", ".dpkg-bak", ".rpmnew", ".rpmsave", "~")
 
 
@@ -49,3 +51,8 @@ def merge_scripts(items: list[dict[str, Any]], scripts: Iterable[str]) -> list[d
         if is_service_script(name):
             merged.setdefault(name, {"name": name, "state": "unknown"})
     return sorted(merged.values(), key=lambda item: str(item["name"]))
+
+
+def status_state(returncode: int) -> str:
+    """running, stopped or unknown, from the exit status of ``service NAME status``."""
+    return _LSB_STATES.get(returncode, "unknown")

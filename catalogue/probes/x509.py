@@ -48,3 +48,20 @@ def describe_der(der: bytes) -> dict[str, Any]:
     from cryptography import x509
 
     return describe(x509.load_der_x509_certificate(der))
+
+
+MAX_CERT_FILE = 1 << 20  # a PEM bundle larger than this is not a certificate file
+
+
+def describe_file(raw: bytes) -> list[dict[str, Any]]:
+    """Every certificate in a PEM bundle, or the one DER certificate raw holds, described.
+
+    Raises ValueError when raw holds no certificate.
+    """
+    from cryptography import x509
+
+    if b"-----BEGIN CERTIFICATE-----" in raw:
+        certs = x509.load_pem_x509_certificates(raw)
+    else:
+        certs = [x509.load_der_x509_certificate(raw)]
+    return [describe(cert) for cert in certs]

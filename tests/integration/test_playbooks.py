@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from certificates import self_signed, write_pem
 from databases import require_or_skip
 from mail_servers import HookReceiver
 from playbook_runs import (
@@ -276,27 +277,12 @@ def test_browser_cache_is_emptied(controller: ControllerProcess, endpoint: str, 
 
 
 def _certificate(path: Path, days: int) -> None:
-    import datetime as dt
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "intranet.example.org")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=days))
-        .sign(key, hashes.SHA256())
+    cert, _ = self_signed(
+        "intranet.example.org",
+        not_before=datetime.timedelta(days=1),
+        not_after=datetime.timedelta(days=days),
     )
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    write_pem(path, cert)
 
 
 def test_expiring_certificate_is_escalated(
@@ -556,7 +542,7 @@ def _password_field(user: str) -> str:
 def locked_account() -> Iterator[str]:
     require_or_skip(None if os.geteuid() == 0 else "creating a local account needs root")
     require_or_skip(None if shutil.which("useradd") else "useradd (passwd package) is missing")
-    subprocess.run(["userdel", THROWAWAY], capture_output=True)
+    subprocess.run(["userdel", "-f", THROWAWAY], capture_output=True)
     subprocess.run(
         ["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", THROWAWAY], check=True
     )
@@ -565,7 +551,7 @@ def locked_account() -> Iterator[str]:
     try:
         yield THROWAWAY
     finally:
-        subprocess.run(["userdel", THROWAWAY], capture_output=True)
+        subprocess.run(["userdel", "-f", THROWAWAY], capture_output=True)
 
 
 def test_a_locked_account_is_unlocked(

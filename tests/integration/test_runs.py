@@ -175,6 +175,10 @@ def test_runs_for_an_offline_agent_wait_and_run_once_after_a_kill(
     process, endpoint_id = agent
     process.stop(signal.SIGKILL)
     wait_for(lambda: not controller.endpoint(endpoint_id)["online"], 15, "offline")
+    # "online" turns false when heartbeats stop; runs wait only once the controller has
+    # also seen the stream end (on a loaded machine that can come a moment later).
+    connected = "SELECT connected FROM endpoints WHERE id = $1"
+    wait_for(lambda: not query(database, connected, endpoint_id)[0][0], 15, "stream closed")
     queued = [_run(controller, endpoint_id, "file.stat", {"path": "/etc/hosts"}) for _ in range(3)]
     time.sleep(1)
     assert {_get(controller, r["id"])["state"] for r in queued} == {"queued"}

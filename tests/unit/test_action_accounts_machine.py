@@ -23,7 +23,8 @@ USER = "ds-test-user"
 def account() -> Iterator[str]:
     require_or_skip(None if os.geteuid() == 0 else "creating a local account needs root")
     require_or_skip(None if shutil.which("useradd") else "useradd (passwd package) is missing")
-    subprocess.run(["userdel", "-r", USER], capture_output=True)
+    # -f: a uid reused from an account deleted under a running process must not stop us.
+    subprocess.run(["userdel", "-f", USER], capture_output=True)
     subprocess.run(
         ["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", USER], check=True
     )
@@ -31,7 +32,7 @@ def account() -> Iterator[str]:
     try:
         yield USER
     finally:
-        subprocess.run(["userdel", USER], capture_output=True)
+        subprocess.run(["userdel", "-f", USER], capture_output=True)
 
 
 def _shadow(user: str) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from certificates import self_signed, write_pem
 from local_shell import local_context
 
 from agent.actions import IMPLEMENTATIONS
@@ -223,31 +224,12 @@ def test_print_queue_without_a_scheduler_fails_cleanly() -> None:
     assert not got.changed
 
 
-def _certificate(path: Path) -> None:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "posix.test")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(7)
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-
-
 def test_cert_check_of_a_file_matches_the_agent(tmp_path: Path) -> None:
     pem = tmp_path / "cert.pem"
-    _certificate(pem)
+    cert, _ = self_signed(
+        "posix.test", not_before=dt.timedelta(days=1), not_after=dt.timedelta(days=30)
+    )
+    write_pem(pem, cert)
     given = params.CertCheck(path=str(pem))
     remote = ACTIONS["cert.check"](given, local_context())
     agent = IMPLEMENTATIONS["cert.check"](given, ActionContext())
@@ -267,7 +249,7 @@ def account() -> Iterator[str]:
     name = f"dskp{secrets.token_hex(3)}"
     subprocess.run(["useradd", "--no-create-home", name], check=True)
     yield name
-    subprocess.run(["userdel", name], check=False)
+    subprocess.run(["userdel", "-f", name], check=False)
 
 
 def test_unlock_and_reset_password(account: str) -> None:

@@ -12,6 +12,8 @@ from controller.transports.base import RemoteAction
 from controller.transports.posix import (
     accounts,
     certs,
+    clock,
+    config,
     disk,
     files,
     inventory,
@@ -21,12 +23,13 @@ from controller.transports.posix import (
     system,
 )
 
-_MODULES = (accounts, certs, disk, files, inventory, network, processes, services, system)
-
 
 def _merged() -> dict[str, RemoteAction]:
     found: dict[str, RemoteAction] = {}
-    for module in _MODULES:
+    topics = (
+        accounts, certs, clock, config, disk, files, inventory, network, processes, services, system
+    )  # fmt: skip
+    for module in topics:
         clashes = set(found) & set(module.ACTIONS)
         if clashes:
             raise RuntimeError(f"{module.__name__} implements {sorted(clashes)} again")

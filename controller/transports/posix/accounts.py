@@ -9,34 +9,20 @@ from __future__ import annotations
 from typing import Any
 
 from catalogue import ActionResult, Evidence
+from catalogue.probes import shadow
 from controller.transports.base import RemoteContext
 from controller.transports.posix.common import Refused, has_command, platform, said
-
-# passwd -S: NAME STATUS DATE MIN MAX WARN INACTIVE; STATUS is P (usable), L (locked), NP.
-_STATUS = {"P": "usable", "L": "locked", "NP": "no password"}
-_LOCK_NAMES = {"password": "locked password", "faillock": "failed-login tally"}
 
 
 def account(ctx: RemoteContext, username: str) -> dict[str, Any]:
     shown = ctx.run(["passwd", "-S", "--", username], timeout=30)
-    fields = shown.stdout.split()
-    if shown.returncode != 0 or len(fields) < 3 or fields[0] != username:
+    found = shadow.parse_passwd_status(username, shown.stdout)
+    if shown.returncode != 0 or found is None:
         raise Refused("not_found", f"no local account named {username}")
-    found: dict[str, Any] = {
-        "username": username,
-        "password_status": _STATUS.get(fields[1], fields[1]),
-        "last_change": fields[2],
-    }
     if has_command(ctx, "faillock"):
         tally = ctx.run(["faillock", "--user", username], timeout=30)
-        # One line per recorded failure after the header lines.
-        found["failed_logins"] = sum(1 for line in tally.stdout.splitlines() if line[:4].isdigit())
+        found["failed_logins"] = shadow.count_failures(tally.stdout)
     return found
-
-
-def _locks(found: dict[str, Any]) -> list[str]:
-    locks = ["password"] if found["password_status"] == _STATUS["L"] else []
-    return locks + (["faillock"] if found.get("failed_logins") else [])
 
 
 def _clear(ctx: RemoteContext, lock: str, username: str) -> None:
@@ -45,28 +31,29 @@ def _clear(ctx: RemoteContext, lock: str, username: str) -> None:
     else:
         done = ctx.run(["faillock", "--user", username, "--reset"], timeout=60)
     if done.returncode != 0:
-        raise Refused("command_failed", f"clearing {_LOCK_NAMES[lock]} failed: {said(done)}")
+        raise Refused("command_failed", f"clearing {shadow.LOCK_NAMES[lock]} failed: {said(done)}")
 
 
 def _named(locks: list[str]) -> str:
-    return ", ".join(_LOCK_NAMES[lock] for lock in locks)
+    return ", ".join(shadow.LOCK_NAMES[lock] for lock in locks)
 
 
-def _linux_only(ctx: RemoteContext) -> ActionResult | None:
-    if platform(ctx) == "linux":
-        return None
-    return ActionResult.failure("not_supported", f"local accounts on {platform(ctx)} over ssh")
+def _before(ctx: RemoteContext, username: str) -> dict[str, Any] | ActionResult:
+    """The account as it is, or why the action stops here (not Linux, no such account)."""
+    if platform(ctx) != "linux":
+        return ActionResult.failure("not_supported", f"local accounts on {platform(ctx)} over ssh")
+    try:
+        return account(ctx, username)
+    except Refused as exc:
+        return exc.result()
 
 
 def unlock(params: Any, ctx: RemoteContext) -> ActionResult:
-    if (refusal := _linux_only(ctx)) is not None:
-        return refusal
     username = params.username
-    try:
-        before = account(ctx, username)
-    except Refused as exc:
-        return exc.result()
-    locks = _locks(before)
+    before = _before(ctx, username)
+    if isinstance(before, ActionResult):
+        return before
+    locks = shadow.locks(before)
     if not locks:
         evidence = Evidence(before=before, after=before)
         return ActionResult(output=f"{username} is not locked", evidence=evidence)
@@ -82,7 +69,7 @@ def unlock(params: Any, ctx: RemoteContext) -> ActionResult:
     except Refused as exc:
         return exc.result(changed=bool(cleared), evidence=Evidence(before=before))
     evidence = Evidence(before=before, after=after)
-    if left := _locks(after):
+    if left := shadow.locks(after):
         message = f"{username} is still locked: {_named(left)}"
         return ActionResult.failure("still_locked", message, changed=True, evidence=evidence)
     output = f"{username}: cleared {_named(cleared)}"
@@ -90,13 +77,10 @@ def unlock(params: Any, ctx: RemoteContext) -> ActionResult:
 
 
 def reset_password(params: Any, ctx: RemoteContext) -> ActionResult:
-    if (refusal := _linux_only(ctx)) is not None:
-        return refusal
     username = params.username
-    try:
-        before = account(ctx, username)
-    except Refused as exc:
-        return exc.result()
+    before = _before(ctx, username)
+    if isinstance(before, ActionResult):
+        return before
     if ctx.dry_run:
         output = f"would set a new password for {username}"
         return ActionResult(output=output, evidence=Evidence(before=before))

@@ -7,7 +7,8 @@ import re
 from typing import Any
 
 from catalogue import ActionResult
-from catalogue.probes.x509 import describe
+from catalogue.outcomes.certs import checked
+from catalogue.probes.x509 import MAX_CERT_FILE, describe_file
 from controller.transports.base import RemoteContext
 from controller.transports.posix.common import (
     NOT_FOUND,
@@ -18,22 +19,15 @@ from controller.transports.posix.common import (
 )
 
 CERT_TIMEOUT_S = 10.0
-MAX_CERT_FILE = 1 << 20  # a PEM bundle larger than this is not a certificate file
 _PEM = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
 _VERIFY = re.compile(r"Verify return code: (\d+) \(([^)]*)\)")
 
 
 def _load(raw: bytes, source: str) -> list[dict[str, Any]]:
-    from cryptography import x509
-
     try:
-        if b"-----BEGIN CERTIFICATE-----" in raw:
-            certs = x509.load_pem_x509_certificates(raw)
-        else:
-            certs = [x509.load_der_x509_certificate(raw)]
+        return describe_file(raw)
     except ValueError as exc:
         raise Refused("failed", f"no certificate in {source}: {exc}") from None
-    return [describe(cert) for cert in certs]
 
 
 def _from_file(ctx: RemoteContext, path: str) -> dict[str, Any]:
@@ -70,15 +64,7 @@ def cert_check(params: Any, ctx: RemoteContext) -> ActionResult:
             data = _from_endpoint(ctx, params.host, params.port)
     except Refused as exc:
         return exc.result()
-    lines = []
-    for cert in data["certificates"]:
-        days = cert["days_left"]
-        when = f"EXPIRED {-days} days ago" if cert["expired"] else f"{days} days left"
-        lines.append(f"{cert['subject']}: not after {cert['not_after']} ({when})")
-    if "verified" in data:
-        trust = "trusted" if data["verified"] else f"NOT trusted: {data['verify_error']}"
-        lines.insert(0, f"{data['source']}: {trust} by the system store")
-    return ActionResult(output="\n".join(lines), data=data)
+    return checked(data)
 
 
 ACTIONS = {"cert.check": cert_check}

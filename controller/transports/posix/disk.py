@@ -9,23 +9,12 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
-from catalogue import ActionResult, Evidence
-from catalogue.result import bounded
+from catalogue import ActionResult
+from catalogue.outcomes.disk import MAX_ERRORS, MAX_LISTED, cleanup, freed, no_roots, usage
 from controller.transports.base import RemoteContext
 from controller.transports.posix.common import Refused, Stat, examine
 
-MAX_LISTED = 1000  # paths reported in data (counts stay exact)
-MAX_ERRORS = 100
 WALK_TIMEOUT_S = 600.0
-
-
-def _human(size: float) -> str:
-    units = ("B", "KiB", "MiB", "GiB", "TiB")
-    index = 0
-    while size >= 1024 and index < len(units) - 1:
-        size /= 1024
-        index += 1
-    return f"{size:.0f} B" if index == 0 else f"{size:.1f} {units[index]}"
 
 
 def filesystem(ctx: RemoteContext, path: str) -> dict[str, int]:
@@ -55,33 +44,8 @@ def disk_usage(params: Any, ctx: RemoteContext) -> ActionResult:
         if "cannot read directory" in line and line.count("'") >= 2
     ]
     fs = filesystem(ctx, params.path)
-    total = totals.get(params.path, 0)
-    ranked = sorted(
-        ((name, size) for name, size in totals.items() if name != params.path),
-        key=lambda item: (-item[1], item[0]),
-    )[: params.top]
-    data = {
-        "path": params.path,
-        "total_bytes": total,
-        "filesystem": fs,
-        "top": [{"path": name, "bytes": size} for name, size in ranked],
-        "entries": None,  # du does not count the entries it reads
-        "truncated": False,
-        "unreadable": len(unreadable),
-        "unreadable_paths": unreadable[:20],
-        "other_filesystems": [],  # du -x passes them by without saying which
-    }
-    lines = [
-        f"{params.path}: {_human(total)}",
-        f"filesystem: {_human(fs['total'])} total, {_human(fs['used'])} used, "
-        f"{_human(fs['free'])} free",
-        "",
-        f"{'SIZE':>10}  DIRECTORY",
-        *(f"{_human(size):>10}  {name}" for name, size in ranked),
-    ]
-    if unreadable:
-        lines.append(f"skipped {len(unreadable)} unreadable directories (not counted)")
-    return ActionResult(output=bounded("\n".join(lines)), data=data)
+    # du counts no entries, and passes other filesystems by (-x) without saying which.
+    return usage(params, params.path, totals, fs, entries=None, unreadable=unreadable, other_fs=[])
 
 
 # --- disk.cleanup -----------------------------------------------------------------------
@@ -187,56 +151,22 @@ def disk_cleanup(params: Any, ctx: RemoteContext) -> ActionResult:
         totals["special"] += plan.special
         totals["other"] += plan.other_fs
     if not before:
-        message = "; ".join(f"{e['path']}: {e['error']}" for e in errors)
-        return ActionResult.failure("not_found", message, data={"errors": errors})
-    return _report(params, ctx, listed, errors, totals, before, after)
-
-
-def _report(
-    params: Any,
-    ctx: RemoteContext,
-    listed: list[str],
-    errors: list[dict[str, str]],
-    totals: dict[str, Any],
-    before: dict[str, Any],
-    after: dict[str, Any],
-) -> ActionResult:
-    files, size, dirs = totals["files"], totals["bytes"], totals["dirs"]
-    lines = [*listed]  # the summary goes last: bounded() keeps the end
-    if files + dirs > len(listed):
-        lines.append(f"... and {files + dirs - len(listed)} more")
-    lines += [f"error: {e['path']}: {e['error']}" for e in errors[:MAX_ERRORS]]
-    if totals["other"]:
-        lines.append(f"did not enter other filesystems: {', '.join(totals['other'][:5])}")
-    if totals["special"]:
-        lines.append(f"left {totals['special']} sockets, fifos and devices alone")
-    verb = "would delete" if ctx.dry_run else "deleted"
-    lines.append(
-        f"{verb} {files} files ({_human(size)}, {size} bytes) and {dirs} empty directories "
-        f"older than {params.older_than_s} s; {len(errors)} errors"
-    )
-    if after:
-        freed = sum(after[p]["free_bytes"] - before[p]["free_bytes"] for p in after)
-        lines.append(f"free space grew by {_human(max(freed, 0))}")
-    data = {
-        "paths": params.paths,
-        "older_than_s": params.older_than_s,
-        "dry_run": ctx.dry_run,
-        "files": files,
-        "bytes": size,
-        "directories": dirs,
-        ("would_delete" if ctx.dry_run else "deleted"): listed,
-        "errors": errors[:MAX_ERRORS],
-        "error_count": len(errors),
-        "skipped_special": totals["special"],
-        "other_filesystems": totals["other"][:20],
-        "truncated": False,
-    }
-    return ActionResult(
-        changed=not ctx.dry_run and files + dirs > 0,
-        output=bounded("\n".join(lines)),
-        data=data,
-        evidence=Evidence(before=before, after=after or None),
+        return no_roots(errors)
+    return cleanup(
+        params,
+        ctx.dry_run,
+        listed=listed,
+        files=totals["files"],
+        size=totals["bytes"],
+        dirs=totals["dirs"],
+        errors=errors[:MAX_ERRORS],
+        error_count=len(errors),
+        special=totals["special"],
+        other_fs=totals["other"],
+        truncated=False,
+        before=before,
+        after=after,
+        freed=freed(before, after) if after else None,
     )
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import posixpath
-import re
 from typing import Any
 
-from catalogue import ActionResult, Evidence
+from catalogue import ActionResult
+from catalogue.outcomes.logs import generations, plan, planned, rotated, steps, stopped
 from catalogue.result import bounded
 from controller.transports.base import RemoteContext
 from controller.transports.posix.common import Refused, Stat, examine, lstat, refusal, said
@@ -100,13 +100,8 @@ def _generations(ctx: RemoteContext, path: str) -> dict[int, str]:
     """path.1, path.2, ... that exist now, by number."""
     directory, base = posixpath.split(path)
     listed = ctx.run(["find", directory, "-mindepth", "1", "-maxdepth", "1", "-printf", "%f\\0"])
-    pattern = re.compile(re.escape(base) + r"\.([1-9][0-9]{0,5})")
-    found = {}
-    for name in listed.stdout.split("\0"):
-        match = pattern.fullmatch(name)
-        if match:
-            found[int(match.group(1))] = posixpath.join(directory, name)
-    return found
+    found = generations(base, listed.stdout.split("\0"))
+    return {number: posixpath.join(directory, name) for number, name in found.items()}
 
 
 def _sizes(ctx: RemoteContext, path: str) -> dict[str, int]:
@@ -134,53 +129,25 @@ def log_rotate(params: Any, ctx: RemoteContext) -> ActionResult:
         st = examine(ctx, path, "file", "a regular file")
     except Refused as exc:
         return exc.result()
-    # Oldest first, so no rename lands on a file still to move; past `keep`: deleted ("").
-    steps = [
-        (name, "" if number >= params.keep else f"{path}.{number + 1}")
-        for number, name in sorted(_generations(ctx, path).items(), reverse=True)
-    ]
-    steps.append((path, f"{path}.1"))
-    plan = [f"delete {src}" if not dst else f"rename {src} -> {dst}" for src, dst in steps]
-    plan.append(f"create empty {path} (mode {oct(st.mode)}, uid {st.uid}, gid {st.gid})")
+    moves = steps(path, _generations(ctx, path), params.keep)
+    lines = plan(path, moves, st.mode, st.uid, st.gid)
     before = _sizes(ctx, path)
     if ctx.dry_run:
-        return ActionResult(
-            output="would:\n" + "\n".join(plan),
-            data={"path": path, "keep": params.keep, "plan": plan},
-            evidence=Evidence(before=before),
-        )
+        return planned(params, lines, before)
     done: list[str] = []
     try:
-        for index, (src, dst) in enumerate(steps):
+        for index, (src, dst) in enumerate(moves):
             # -T: never into a directory of that name; rm and mv act on a link, not its target
             argv = ["mv", "-f", "-T", "--", src, dst] if dst else ["rm", "-f", "--", src]
             moved = ctx.run(argv, timeout=60)
             if moved.returncode != 0:
                 raise Refused("failed", said(moved))
-            done.append(plan[index])
+            done.append(lines[index])
         warning = _create_like(ctx, path, st)
-        done.append(plan[-1])
+        done.append(lines[-1])
     except Refused as exc:
-        return ActionResult.failure(
-            "failed",
-            f"rotation stopped: {exc}",
-            changed=bool(done),
-            data={"path": path, "done": done, "plan": plan},
-            evidence=Evidence(before=before, after=_sizes(ctx, path)),
-        )
-    output = [
-        *done,
-        f"the program keeps writing to {path}.1 until it reopens its log"
-        " (restart it, or send the signal it reopens logs on)",
-    ]
-    if warning:
-        output.append(f"warning: {warning}")
-    return ActionResult(
-        changed=True,
-        output="\n".join(output),
-        data={"path": path, "keep": params.keep, "done": done, "warning": warning},
-        evidence=Evidence(before=before, after=_sizes(ctx, path)),
-    )
+        return stopped(params, exc, done, lines, (before, _sizes(ctx, path)))
+    return rotated(params, done, warning, (before, _sizes(ctx, path)))
 
 
 ACTIONS = {"file.stat": file_stat, "log.tail": log_tail, "log.rotate": log_rotate}

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from catalogue import ActionResult
+from catalogue.outcomes.network import ping_summary, tcp_verdict
 from catalogue.probes import ss
 from catalogue.probes.ping import parse_ping, ping_argv
 from catalogue.result import bounded
@@ -29,14 +30,7 @@ def ping(params: Any, ctx: RemoteContext) -> ActionResult:
     ctx.emit(done.stdout)
     data = {"host": params.host, **parse_ping(done.stdout, done.stderr)}
     data["reachable"] = bool(data["received"])
-    if data["reachable"]:
-        summary = (
-            f"{params.host} ({data['address']}): {data['received']}/{data['sent']} replies, "
-            f"{data['loss_percent']}% loss, rtt min/avg/max "
-            f"{data['rtt_min_ms']}/{data['rtt_avg_ms']}/{data['rtt_max_ms']} ms"
-        )
-    else:
-        summary = f"{params.host}: not reachable ({data['error']})"
+    summary = ping_summary(params.host, data)
     return ActionResult(output=bounded(summary + "\n\n" + done.stdout + done.stderr), data=data)
 
 
@@ -72,9 +66,8 @@ def tcp_check(params: Any, ctx: RemoteContext) -> ActionResult:
         "connect_ms": round((connected - resolved) * 1000, 2),
         "error": error,
     }
-    verdict = "open" if error is None else f"not reachable ({error})"
-    where = f"{params.host}:{params.port} ({addresses[0]})"
-    return ActionResult(output=f"{where} {verdict}", data=data)
+    output = tcp_verdict(params.host, params.port, addresses[0], error)
+    return ActionResult(output=output, data=data)
 
 
 def parse_dig(text: str) -> dict[str, Any]:

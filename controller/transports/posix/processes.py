@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from catalogue import ActionResult, Evidence
+from catalogue.outcomes.processes import killed, listing, named, signal_denied
 from controller.transports.base import RemoteContext
 from controller.transports.posix.common import said
 
@@ -55,19 +56,7 @@ def _public(row: dict[str, Any], cpu: bool = False) -> dict[str, Any]:
 
 
 def process_list(params: Any, ctx: RemoteContext) -> ActionResult:
-    rows = [
-        _public(row, cpu=True)
-        for row in table(ctx).values()
-        if params.name is None or row["name"] == params.name
-    ]
-    key = "cpu_percent" if params.sort == "cpu" else "rss"
-    rows.sort(key=lambda r: r.get(key) or 0, reverse=True)
-    top = rows[: params.limit]
-    lines = [
-        f"{r['pid']:>7} {r['cpu_percent']:>5}% {(r['rss'] or 0) // 2**20:>6} MiB  {r['name']}"
-        for r in top
-    ]
-    return ActionResult(output="\n".join(lines), data={"count": len(rows), "processes": top})
+    return listing((_public(row, cpu=True) for row in table(ctx).values()), params)
 
 
 def protected(ctx: RemoteContext, rows: dict[int, dict[str, Any]]) -> set[int]:
@@ -111,7 +100,7 @@ def process_kill(params: Any, ctx: RemoteContext) -> ActionResult:
     if isinstance(targets, ActionResult):
         return targets
     before = [_public(row) for row in targets]
-    names = ", ".join(f"{d['name']} ({d['pid']})" for d in before)
+    names = named(before)
     if ctx.dry_run:
         return ActionResult(
             output=f"would send SIG{params.signal} to {names}", evidence=Evidence(before=before)
@@ -122,23 +111,13 @@ def process_kill(params: Any, ctx: RemoteContext) -> ActionResult:
         if done.returncode == 0:
             sent.append(row["pid"])
         elif "not permitted" in said(done):
-            return ActionResult.failure(
-                "permission_denied",
-                f"not allowed to signal pid {row['pid']}",
-                evidence=Evidence(before=before),
-            )
+            return signal_denied(row["pid"], before)
     deadline = time.monotonic() + WAIT_S
     alive = _alive(ctx, sent) if sent else []
     while alive and time.monotonic() < deadline:
         time.sleep(POLL_S)
         alive = _alive(ctx, alive)
-    after = {"signalled": sent, "still_running": alive}
-    output = f"sent SIG{params.signal} to {names}"
-    if alive:
-        output += f"; still running after {WAIT_S:g} s: {', '.join(map(str, alive))}"
-    return ActionResult(
-        changed=bool(sent), output=output, evidence=Evidence(before=before, after=after)
-    )
+    return killed(f"sent SIG{params.signal} to {names}", before, sent, alive, WAIT_S)
 
 
 ACTIONS = {"process.list": process_list, "process.kill": process_kill}

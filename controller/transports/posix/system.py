@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from typing import Any
 
-from catalogue import ActionResult, Evidence
+from catalogue import ActionResult
+from catalogue.outcomes.system import (
+    CANCEL_BATCH,
+    HostsEdit,
+    hosts_refusal,
+    queue_cleared,
+    queue_untouched,
+)
 from catalogue.probes.cups import parse_lpstat_jobs
-from catalogue.probes.hosts_file import edit_hosts, entries, is_address
 from catalogue.probes.resolver import flush_commands
 from catalogue.probes.shutdown import reboot_argv
 from catalogue.result import bounded
@@ -26,29 +31,14 @@ from controller.transports.posix.common import (
 )
 
 HOSTS_FILE = "/etc/hosts"
-CANCEL_BATCH = 100  # job ids per cancel command
 
 # --- hosts.set --------------------------------------------------------------------------
 
 
-def _diff(path: str, old: bytes, new: bytes) -> str:
-    lines = difflib.unified_diff(
-        old.decode("utf-8", "replace").splitlines(),
-        new.decode("utf-8", "replace").splitlines(),
-        fromfile=path,
-        tofile=path,
-        lineterm="",
-    )
-    return "\n".join(lines)
-
-
 def hosts_set(params: Any, ctx: RemoteContext) -> ActionResult:
     hostname, address = params.hostname, params.address
-    if is_address(hostname):
-        return ActionResult.failure("invalid_params", f"{hostname} is an address, not a name")
-    if address is not None and not is_address(address):
-        message = f"{address} is not an IP address; a hosts file maps names to addresses"
-        return ActionResult.failure("invalid_params", message)
+    if (refusal := hosts_refusal(hostname, address)) is not None:
+        return refusal
     # Edit the file a link points to, so the link (some systems manage /etc/hosts) stays.
     path = ctx.run(["realpath", "-m", "--", HOSTS_FILE], timeout=30).stdout.strip() or HOSTS_FILE
     like: Stat | None
@@ -58,22 +48,14 @@ def hosts_set(params: Any, ctx: RemoteContext) -> ActionResult:
         if exc.code != "not_found":
             return exc.result()
         like, old = None, b""
-    new = edit_hosts(old, hostname, address)
-    diff = _diff(path, old, new)
-    data = {"path": path, "hostname": hostname, "address": address, "diff": diff}
-    evidence = Evidence(before=entries(old, hostname), after=entries(new, hostname))
-    target = f"{hostname} -> {address}" if address else f"no entry for {hostname}"
-    if new == old:
-        return ActionResult(output=f"{path} already has {target}", data=data, evidence=evidence)
-    if ctx.dry_run:
-        output = bounded(f"would change {path} to {target}:\n{diff}")
-        return ActionResult(output=output, data=data, evidence=evidence)
+    edit = HostsEdit.of(path, old, hostname, address)
+    if (answer := edit.without_writing(ctx.dry_run)) is not None:
+        return answer
     try:
-        replace(ctx, path, new, like, sha256(old) if like else None)
+        replace(ctx, path, edit.new, like, sha256(old) if like else None)
     except Refused as exc:
-        return ActionResult.failure("failed", f"cannot write {path}: {exc}", data=data)
-    output = bounded(f"{path} now has {target}:\n{diff}")
-    return ActionResult(changed=True, output=output, data=data, evidence=evidence)
+        return edit.write_failed(exc)
+    return edit.written()
 
 
 # --- dns.flush --------------------------------------------------------------------------
@@ -127,13 +109,8 @@ def print_clear_queue(params: Any, ctx: RemoteContext) -> ActionResult:
     queue = params.printer or "every queue"
     try:
         jobs = _jobs(ctx, params.printer)
-        lines = [f"{j['id']}  {j['user']}  {j['size']} bytes  {j['submitted']}" for j in jobs]
-        if not jobs:
-            return ActionResult(output=f"no jobs waiting in {queue}", data={"jobs": []})
-        if ctx.dry_run:
-            output = f"would cancel {len(jobs)} jobs in {queue}:\n" + "\n".join(lines)
-            return ActionResult(output=bounded(output), data={"jobs": jobs})
-        # Exactly the jobs listed (not cancel -a): one sent meanwhile is left alone.
+        if (answer := queue_untouched(queue, jobs, ctx.dry_run)) is not None:
+            return answer
         ids = [j["id"] for j in jobs]
         complaints = []
         for start in range(0, len(ids), CANCEL_BATCH):
@@ -143,17 +120,7 @@ def print_clear_queue(params: Any, ctx: RemoteContext) -> ActionResult:
         left = _jobs(ctx, params.printer)
     except Refused as exc:
         return exc.result()
-    remaining = [j for j in left if j["id"] in set(ids)]
-    evidence = Evidence(before=ids, after=[j["id"] for j in left])
-    data = {"jobs": jobs, "remaining": remaining, "messages": complaints}
-    cancelled = len(ids) - len(remaining)
-    if remaining:
-        message = f"{len(remaining)} of {len(ids)} jobs still queued: " + "; ".join(complaints)
-        return ActionResult.failure(
-            "failed", bounded(message), changed=cancelled > 0, data=data, evidence=evidence
-        )
-    output = bounded(f"cancelled {cancelled} jobs in {queue}:\n" + "\n".join(lines))
-    return ActionResult(changed=True, output=output, data=data, evidence=evidence)
+    return queue_cleared(queue, jobs, left, complaints)
 
 
 # --- system.reboot ----------------------------------------------------------------------

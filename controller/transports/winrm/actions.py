@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from catalogue import ActionResult, Evidence
+from catalogue.outcomes.processes import killed, listing, named
+from catalogue.outcomes.services import actions as service_actions
 from catalogue.probes.windows_scm import parse_windows_status
-from catalogue.result import bounded
-from controller.transports.base import RemoteAction, RemoteContext
+from controller.transports.base import Completed, RemoteAction, RemoteContext
 from controller.transports.winrm import actions_files, actions_net
 from controller.transports.winrm.common import (
     EPOCH_FN,
@@ -49,53 +50,8 @@ def _status(name: str, ctx: RemoteContext) -> dict[str, Any]:
     return parse_windows_status(name, done.stdout, done.stderr, done.returncode)
 
 
-def _describe(s: dict[str, Any]) -> str:
-    pid = f", pid {s['pid']}" if s.get("pid") else ""
-    return f"{s['name']}: {s['state']}{pid}"
-
-
-def service_status(params: Any, ctx: RemoteContext) -> ActionResult:
-    found = _status(params.name, ctx)
-    if found["state"] == "not_found":
-        return ActionResult.failure("not_found", f"no service named {params.name}", data=found)
-    return ActionResult(output=_describe(found), data=found)
-
-
-def _control(verb: str, wanted: str) -> RemoteAction:
-    def act(params: Any, ctx: RemoteContext) -> ActionResult:
-        before = _status(params.name, ctx)
-        if before["state"] == "not_found":
-            return ActionResult.failure(
-                "not_found", f"no service named {params.name}", evidence=Evidence(before=before)
-            )
-        if ctx.dry_run:
-            return ActionResult(
-                output=f"would {verb} {_describe(before)}", evidence=Evidence(before=before)
-            )
-        done = run_script(ctx, _CONTROL[verb], {"name": params.name}, _CONTROL_TIMEOUT_S)
-        after = _status(params.name, ctx)
-        output = bounded(
-            f"{_describe(before)} -> {_describe(after)}\n{done.stdout}{done.stderr}".strip()
-        )
-        evidence = Evidence(before=before, after=after)
-        if done.returncode != 0:
-            return ActionResult.failure(
-                "command_failed",
-                f"{verb} exited with {done.returncode}",
-                output=output,
-                evidence=evidence,
-            )
-        if after["state"] != wanted:
-            return ActionResult.failure(
-                "not_" + wanted,
-                f"{params.name} is {after['state']} after {verb}",
-                output=output,
-                evidence=evidence,
-            )
-        changed = verb == "restart" or before["state"] != after["state"]
-        return ActionResult(changed=changed, output=output, evidence=evidence)
-
-    return act
+def _control(verb: str, name: str, ctx: RemoteContext) -> Completed:
+    return run_script(ctx, _CONTROL[verb], {"name": name}, _CONTROL_TIMEOUT_S)
 
 
 # --- process.list -----------------------------------------------------------------------------
@@ -156,15 +112,7 @@ def process_list(params: Any, ctx: RemoteContext) -> ActionResult:
     found = parse_process_list(json_answer(done))
     if found is None:
         return unparsable(done, "listing processes")
-    rows = [r for r in found if params.name is None or r["name"] == params.name]
-    key = "cpu_percent" if params.sort == "cpu" else "rss"
-    rows.sort(key=lambda r: r.get(key) or 0, reverse=True)
-    top = rows[: params.limit]
-    lines = [
-        f"{r['pid']:>7} {r['cpu_percent']:>5}% {(r['rss'] or 0) // 2**20:>6} MiB  {r['name']}"
-        for r in top
-    ]
-    return ActionResult(output="\n".join(lines), data={"count": len(rows), "processes": top})
+    return listing(found, params)
 
 
 # --- process.kill -----------------------------------------------------------------------------
@@ -214,7 +162,7 @@ def process_kill(params: Any, ctx: RemoteContext) -> ActionResult:
             "policy_denied", f"{shielded}: protected (Windows itself, or this WinRM session)"
         )
     before = [{k: r.get(k) for k in ("pid", "name", "cmdline")} for r in rows]
-    names = ", ".join(f"{d['name']} ({d['pid']})" for d in before)
+    names = named(before)
     how = f"Stop-Process (Windows has no signals; SIG{params.signal} asked)"
     if ctx.dry_run:
         return ActionResult(
@@ -233,22 +181,12 @@ def process_kill(params: Any, ctx: RemoteContext) -> ActionResult:
             f"not allowed to end pid {', '.join(map(str, as_list(answer['denied'])))}",
             evidence=Evidence(before=before, after=after),
         )
-    output = f"ended {names} with {how}"
-    if after["still_running"]:
-        left = ", ".join(map(str, after["still_running"]))
-        output += f"; still running after {_WAIT_S} s: {left}"
-    return ActionResult(
-        changed=bool(after["signalled"]),
-        output=output,
-        evidence=Evidence(before=before, after=after),
-    )
+    did = f"ended {names} with {how}"
+    return killed(did, before, after["signalled"], after["still_running"], _WAIT_S)
 
 
 ACTIONS: dict[str, RemoteAction] = {
-    "service.status": service_status,
-    "service.start": _control("start", "running"),
-    "service.stop": _control("stop", "stopped"),
-    "service.restart": _control("restart", "running"),
+    **service_actions(_status, _control),
     "process.list": process_list,
     "process.kill": process_kill,
     **actions_files.ACTIONS,

@@ -10,7 +10,8 @@ from __future__ import annotations
 import ntpath
 from typing import Any
 
-from catalogue import ActionResult, Evidence
+from catalogue import ActionResult
+from catalogue.outcomes.disk import MAX_ENTRIES, MAX_ERRORS, MAX_LISTED, cleanup, no_roots, usage
 from catalogue.result import bounded
 from controller.transports.base import RemoteAction, RemoteContext
 from controller.transports.winrm.common import (
@@ -25,7 +26,6 @@ from controller.transports.winrm.common import (
     unparsable,
 )
 
-MAX_ENTRIES = 2_000_000  # directory entries examined per run, as on the agent
 _WALK_TIMEOUT_S = 600.0
 
 # Sets $d to the directory $P.path, or exits with the agent's reasons for refusing it.
@@ -82,15 +82,6 @@ def subtree_totals(root: str, owners: list[dict[str, Any]]) -> dict[str, int]:
     return totals
 
 
-def _human(size: float) -> str:
-    units = ("B", "KiB", "MiB", "GiB", "TiB")
-    index = 0
-    while size >= 1024 and index < len(units) - 1:
-        size /= 1024
-        index += 1
-    return f"{size:.0f} B" if index == 0 else f"{size:.1f} {units[index]}"
-
-
 def disk_usage(params: Any, ctx: RemoteContext) -> ActionResult:
     done = run_script(ctx, _USAGE, {"path": params.path, "depth": params.depth}, _WALK_TIMEOUT_S)
     if done.returncode != 0:
@@ -100,54 +91,35 @@ def disk_usage(params: Any, ctx: RemoteContext) -> ActionResult:
         return unparsable(done, "disk.usage")
     root = answer["root"]
     totals = subtree_totals(root, [o for o in as_list(answer.get("owners")) if isinstance(o, dict)])
-    total = totals.get(root, 0)
-    ranked = sorted(
-        ((name, size) for name, size in totals.items() if name.lower() != root.lower()),
-        key=lambda item: (-item[1], item[0]),
-    )[: params.top]
     fs = answer.get("filesystem") or {}
     fs_total, fs_free = int(fs.get("total") or 0), int(fs.get("free") or 0)
-    unreadable = [str(u) for u in as_list(answer.get("unreadable"))]
-    data = {
-        "path": params.path,
-        "total_bytes": total,
-        "filesystem": {"total": fs_total, "used": fs_total - fs_free, "free": fs_free},
-        "top": [{"path": name, "bytes": size} for name, size in ranked],
-        "entries": answer.get("entries"),
-        "truncated": bool(answer.get("truncated")),
-        "unreadable": len(unreadable),
-        "unreadable_paths": unreadable[:20],
-        "other_filesystems": [],  # mount points are reparse points: never entered
-    }
-    lines = [
-        f"{params.path}: {_human(total)} in {answer.get('entries'):,} entries",
-        f"filesystem: {_human(fs_total)} total, {_human(fs_total - fs_free)} used, "
-        f"{_human(fs_free)} free",
-        "",
-        f"{'SIZE':>10}  DIRECTORY",
-        *(f"{_human(size):>10}  {name}" for name, size in ranked),
-    ]
-    if unreadable:
-        lines.append(f"skipped {len(unreadable)} unreadable directories (not counted)")
-    if data["truncated"]:
-        lines.append(f"stopped after {MAX_ENTRIES:,} entries: the sizes are lower bounds")
-    return ActionResult(output=bounded("\n".join(lines)), data=data)
+    filesystem = {"total": fs_total, "used": fs_total - fs_free, "free": fs_free}
+    return usage(
+        params,
+        root,
+        totals,
+        filesystem,
+        entries=answer.get("entries"),
+        truncated=bool(answer.get("truncated")),
+        unreadable=[str(u) for u in as_list(answer.get("unreadable"))],
+        other_fs=[],  # mount points are reparse points: never entered
+    )
 
 
 # --- disk.cleanup -----------------------------------------------------------------------------
 
 # Deepest first; a directory goes when the walk left it empty and it is itself old. Its
 # LastWriteTimeUtc was read by the enumeration, before the walk deleted anything in it.
-_MAX_DEPTH, _MAX_LISTED, _MAX_ERRORS = 64, 1000, 100
+_MAX_DEPTH = 64
 _CLEANUP = (
     "$cutoff = [DateTime]::UtcNow.AddSeconds(-[double]$P.older_than_s)\n"
     "$S = @{ files = 0; bytes = [long]0; dirs = 0; links = 0; n = 0; errors = 0; cut = $false }\n"
     "$listed = New-Object System.Collections.Generic.List[string]\n"
     "$errs = New-Object System.Collections.Generic.List[object]\n"
     "function Fail($path, $why) { $S.errors++\n"
-    f"  if ($errs.Count -lt {_MAX_ERRORS}) {{"
+    f"  if ($errs.Count -lt {MAX_ERRORS}) {{"
     ' $errs.Add(@{ path = $path; error = "$why" }) } }\n'
-    f"function Took($path) {{ if ($listed.Count -lt {_MAX_LISTED}) {{ $listed.Add($path) }} }}\n"
+    f"function Took($path) {{ if ($listed.Count -lt {MAX_LISTED}) {{ $listed.Add($path) }} }}\n"
     "function Clean($dir, $depth) { $empty = $true\n"
     "  try { $items = $dir.GetFileSystemInfos() } catch { Fail $dir.FullName $_; return $false }\n"
     "  foreach ($i in $items) {\n"
@@ -194,45 +166,26 @@ def disk_cleanup(params: Any, ctx: RemoteContext) -> ActionResult:
     errors = [e for e in as_list(answer.get("errors")) if isinstance(e, dict)]
     roots = [r for r in as_list(answer.get("roots")) if isinstance(r, dict)]
     if not roots:
-        message = "; ".join(f"{e.get('path')}: {e.get('error')}" for e in errors)
-        return ActionResult.failure("not_found", message, data={"errors": errors})
+        return no_roots(errors)
     # Windows counts no files while walking for free: before/after report free space.
     before = {r["path"]: {"free_bytes": r.get("free_before")} for r in roots}
     after = {r["path"]: {"free_bytes": r.get("free_after")} for r in roots}
-    listed = [str(p) for p in as_list(answer.get("listed"))]
-    files, size, dirs = answer["files"], int(answer.get("bytes") or 0), int(answer.get("dirs") or 0)
-    lines = [*listed]
-    if files + dirs > len(listed):
-        lines.append(f"... and {files + dirs - len(listed)} more")
-    lines += [f"error: {e.get('path')}: {e.get('error')}" for e in errors]
-    if answer.get("links"):
-        lines.append(f"left {answer['links']} links and junctions alone")
-    if answer.get("truncated"):
-        lines.append(f"stopped after {MAX_ENTRIES:,} entries: run again to continue")
-    verb = "would delete" if ctx.dry_run else "deleted"
-    lines.append(
-        f"{verb} {files} files ({_human(size)}, {size} bytes) and {dirs} empty directories "
-        f"older than {params.older_than_s} s; {answer.get('error_count', 0)} errors"
-    )
-    data = {
-        "paths": params.paths,
-        "older_than_s": params.older_than_s,
-        "dry_run": ctx.dry_run,
-        "files": files,
-        "bytes": size,
-        "directories": dirs,
-        ("would_delete" if ctx.dry_run else "deleted"): listed,
-        "errors": errors,
-        "error_count": answer.get("error_count", 0),
-        "skipped_special": answer.get("links", 0),
-        "other_filesystems": [],
-        "truncated": bool(answer.get("truncated")),
-    }
-    return ActionResult(
-        changed=not ctx.dry_run and files + dirs > 0,
-        output=bounded("\n".join(lines)),
-        data=data,
-        evidence=Evidence(before=before, after=None if ctx.dry_run else after),
+    return cleanup(
+        params,
+        ctx.dry_run,
+        listed=[str(p) for p in as_list(answer.get("listed"))],
+        files=answer["files"],
+        size=int(answer.get("bytes") or 0),
+        dirs=int(answer.get("dirs") or 0),
+        errors=errors,
+        error_count=answer.get("error_count", 0),
+        special=answer.get("links", 0),
+        special_kind="links and junctions",
+        other_fs=[],
+        truncated=bool(answer.get("truncated")),
+        before=before,
+        after={} if ctx.dry_run else after,
+        freed=None,
     )
 
 

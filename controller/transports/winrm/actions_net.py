@@ -12,6 +12,7 @@ import statistics
 from typing import Any
 
 from catalogue import ActionResult
+from catalogue.outcomes.network import ping_summary, tcp_verdict
 from catalogue.result import bounded
 from controller.transports.base import RemoteAction, RemoteContext
 from controller.transports.winrm.common import (
@@ -65,14 +66,7 @@ def ping(params: Any, ctx: RemoteContext) -> ActionResult:
     if found is None:
         return unparsable(done, "ping")
     data = {"host": params.host, **found, "reachable": bool(found["received"])}
-    if data["reachable"]:
-        summary = (
-            f"{params.host} ({data['address']}): {data['received']}/{data['sent']} replies, "
-            f"{data['loss_percent']}% loss, rtt min/avg/max "
-            f"{data['rtt_min_ms']}/{data['rtt_avg_ms']}/{data['rtt_max_ms']} ms"
-        )
-    else:
-        summary = f"{params.host}: not reachable ({data['error']})"
+    summary = ping_summary(params.host, data)
     return ActionResult(output=bounded(summary), data=data)
 
 
@@ -111,10 +105,8 @@ def tcp_check(params: Any, ctx: RemoteContext) -> ActionResult:
     }
     if data["address"] is None:
         return ActionResult(output=f"{params.host}: {error}", data=data)
-    verdict = "open" if error is None else f"not reachable ({error})"
-    return ActionResult(
-        output=f"{params.host}:{params.port} ({data['address']}) {verdict}", data=data
-    )
+    output = tcp_verdict(params.host, params.port, data["address"], error)
+    return ActionResult(output=output, data=data)
 
 
 # One text per answer record, written as dnspython's to_text writes them on the agent.

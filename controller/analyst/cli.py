@@ -2,19 +2,23 @@
 
 Reads DESKSIDE_URL (default http://127.0.0.1:8000) and DESKSIDE_TOKEN. Every command
 takes --json for scripts. Exit codes: 0 done, 1 the API refused or failed, 2 bad usage
-or configuration, 3 not found.
+or configuration, 3 not found, 4 (run) not every run succeeded.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import sys
+from pathlib import Path
+from typing import Annotated, Literal
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from controller.analyst.api import JsonOption, all_pages, console, get, print_json
+from controller.analyst.api import JsonOption, all_pages, call, console, get, print_json
 from controller.analyst.checks import automation_app, checks_app, incidents_app, maintenance_app
 from controller.analyst.playbooks import playbooks_app
+from controller.analyst.runs import run
 from controller.analyst.tickets import tickets_app
 
 app = typer.Typer(
@@ -30,6 +34,9 @@ app.add_typer(incidents_app, name="incidents")
 app.add_typer(maintenance_app, name="maintenance")
 app.add_typer(automation_app, name="automation")
 app.add_typer(playbooks_app, name="playbooks")
+kb_app = typer.Typer(help="The knowledge base.", no_args_is_help=True)
+app.add_typer(kb_app, name="kb")
+app.command("run")(run)
 
 
 @endpoints_app.command("ls")
@@ -86,6 +93,94 @@ def endpoints_inventory(
     if section:
         sections = {k: v for k, v in sections.items() if k in section}
     print_json({**inventory, "sections": sections})
+
+
+@endpoints_app.command("add")
+def endpoints_add(
+    hostname: Annotated[str, typer.Argument(help="the name it goes by")],
+    address: Annotated[str, typer.Option(help="host name or IP address to connect to")],
+    user: Annotated[str, typer.Option(help="the account deskside logs in as")],
+    transport: Annotated[Literal["ssh", "winrm"], typer.Option(help="ssh or winrm")] = "ssh",
+    port: Annotated[int | None, typer.Option(help="default 22 (ssh), 5986 (winrm)")] = None,
+    key_file: Annotated[
+        Path | None, typer.Option(help="ssh: a private key file (PEM or OpenSSH)")
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from standard input")
+    ] = False,
+    host_key: Annotated[
+        str | None, typer.Option(help="ssh: pin this key (default: the one seen now)")
+    ] = None,
+    site_id: Annotated[int | None, typer.Option(help="its site")] = None,
+    tag: Annotated[list[str] | None, typer.Option(help="a tag (repeatable)")] = None,
+    sudo: Annotated[
+        bool, typer.Option(help="ssh: run what changes the machine via sudo -n")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Enrol a machine without an agent (ssh or winrm); secrets never go in argv."""
+    body = {
+        "transport": transport,
+        "hostname": hostname,
+        "address": address,
+        "port": port,
+        "username": user,
+        "host_key": host_key,
+        "site_id": site_id,
+        "tags": tag or [],
+        "sudo": sudo,
+    }
+    if key_file is not None:
+        body["private_key"] = key_file.read_text()
+    if password_stdin:
+        body["password"] = sys.stdin.readline().rstrip("\n")
+    created = call("POST", "/endpoints", body=body, timeout=120)
+    if as_json:
+        print_json(created)
+        return
+    _connectivity(created["connectivity"])
+    console.print(f"[bold]{created['hostname']}[/] enrolled as {created['id']}")
+
+
+def _connectivity(reached: dict[str, object]) -> None:
+    if reached["ok"]:
+        console.print("[green]reached[/]: connected, authenticated, inventory read")
+    else:
+        console.print(f"[red]not reached[/] ({reached['code']}): {escape(str(reached['message']))}")
+
+
+@endpoints_app.command("test")
+def endpoints_test(endpoint_id: str, as_json: JsonOption = False) -> None:
+    """Connect to an agentless endpoint now and read its inventory; exit 1 if not reached."""
+    reached = call("POST", f"/endpoints/{endpoint_id}/test", timeout=180)
+    if as_json:
+        print_json(reached)
+    else:
+        _connectivity(reached)
+    if not reached["ok"]:
+        raise typer.Exit(1)
+
+
+@kb_app.command("search")
+def kb_search(
+    words: Annotated[list[str], typer.Argument(help="words the articles must all hold")],
+    limit: Annotated[int, typer.Option(help="at most this many")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """Search the knowledge base."""
+    found = get("/kb/search", {"q": " ".join(words), "limit": limit})["items"]
+    if as_json:
+        print_json(found)
+        return
+    table = Table("id", "title", "state", "updated")
+    for article in found:
+        table.add_row(
+            str(article["id"]),
+            escape(article["title"]),
+            article.get("state", ""),
+            str(article.get("updated_at", "")),
+        )
+    console.print(table)
 
 
 def main() -> None:

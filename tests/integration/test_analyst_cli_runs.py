@@ -1,0 +1,82 @@
+"""`deskside run`, `kb search` and `endpoints test` against a real controller and agent,
+through the installed command, with the exit codes scripts rely on."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from processes import ADMIN_TOKEN, BIN, AgentProcess, ControllerProcess, wait_for
+
+Deskside = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture(scope="module")
+def deskside(controller: ControllerProcess) -> Deskside:
+    env = {
+        **os.environ,
+        "DESKSIDE_URL": controller.url,
+        "DESKSIDE_TOKEN": ADMIN_TOKEN,
+        "COLUMNS": "250",
+    }
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(BIN / "deskside"), *args], env=env, capture_output=True, text=True, timeout=90
+        )
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def endpoint_id(
+    controller: ControllerProcess, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    agent = AgentProcess(Path(tmp_path_factory.mktemp("cli-runs")) / "agent")
+    endpoint = agent.enroll(controller, controller.enrollment_token(tags=["cli-runs"]))
+    agent.start()
+    wait_for(lambda: controller.endpoint(endpoint)["online"], 30, "agent online")
+    yield endpoint
+    agent.stop()
+
+
+def test_a_run_is_followed_to_its_end_with_a_table_by_host(
+    deskside: Deskside, controller: ControllerProcess, endpoint_id: str
+) -> None:
+    done = deskside("run", "file.stat", "--on", endpoint_id, "-p", "path=/etc/hosts")
+    assert done.returncode == 0, done.stdout + done.stderr
+    hostname = controller.endpoint(endpoint_id)["hostname"]
+    assert "succeeded" in done.stdout and hostname in done.stdout, done.stdout
+    as_json = deskside("run", "file.stat", "--tag", "cli-runs", "-p", "path=/etc/hosts", "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    (run,) = json.loads(as_json.stdout)
+    assert run["state"] == "succeeded" and run["result"]["data"]["path"] == "/etc/hosts"
+
+
+def test_exit_codes_say_what_happened(deskside: Deskside, endpoint_id: str) -> None:
+    failed = deskside("run", "file.stat", "--on", endpoint_id, "-p", "path=/no/such/file")
+    assert failed.returncode == 4, failed.stdout + failed.stderr  # a run did not succeed
+    assert "failed" in failed.stdout and "not_found" not in failed.stderr
+    nowhere = deskside("run", "file.stat", "-p", "path=/etc/hosts")
+    assert nowhere.returncode == 2 and "--on" in nowhere.stdout + nowhere.stderr
+    refused = deskside("run", "file.stat", "--on", endpoint_id, "-p", "depth=x")
+    assert refused.returncode == 1 and "params" in refused.stdout + refused.stderr
+    agent_test = deskside("endpoints", "test", endpoint_id)
+    assert agent_test.returncode == 1  # an agent reports by itself: not for agentless tests
+
+
+def test_kb_search_finds_an_article(deskside: Deskside, controller: ControllerProcess) -> None:
+    with controller.client() as admin:
+        created = admin.post(
+            "/kb", json={"title": "Printer jams on tray 2", "body": "Open the pelican door."}
+        )
+    assert created.status_code == 201, created.text
+    found = deskside("kb", "search", "pelican", "--json")
+    assert found.returncode == 0, found.stderr
+    assert [a["id"] for a in json.loads(found.stdout)] == [created.json()["id"]]
+    table = deskside("kb", "search", "pelican")
+    assert "Printer jams on tray 2" in table.stdout

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
@@ -17,15 +18,39 @@ console = Console()
 JsonOption = Annotated[bool, typer.Option("--json", help="print the API's JSON")]
 
 
-def _client() -> httpx.Client:
-    token = os.environ.get("DESKSIDE_TOKEN")
-    if not token:
-        console.print("[red]deskside:[/] set DESKSIDE_TOKEN to your API token")
-        raise typer.Exit(2)
-    base = os.environ.get("DESKSIDE_URL", "http://127.0.0.1:8000").rstrip("/")
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+
+def login_file() -> Path:
+    """Where `deskside login` keeps the controller's URL and the token (mode 0600)."""
+    config = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(config) / "deskside" / "login.json"
+
+
+def saved_login() -> dict[str, str]:
+    try:
+        saved = json.loads(login_file().read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in saved.items() if k in ("url", "token") and isinstance(v, str)}
+
+
+def client_for(base: str, token: str) -> httpx.Client:
     return httpx.Client(
-        base_url=f"{base}/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=30
+        base_url=f"{base.rstrip('/')}/api/v1",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
     )
+
+
+def _client() -> httpx.Client:
+    """DESKSIDE_URL and DESKSIDE_TOKEN when set (they win), else the saved login."""
+    saved = saved_login()
+    token = os.environ.get("DESKSIDE_TOKEN") or saved.get("token")
+    if not token:
+        console.print("[red]deskside:[/] set DESKSIDE_TOKEN to your API token, or `deskside login`")
+        raise typer.Exit(2)
+    return client_for(os.environ.get("DESKSIDE_URL") or saved.get("url") or DEFAULT_URL, token)
 
 
 def call(

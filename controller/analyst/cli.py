@@ -1,21 +1,35 @@
 """`deskside`: the analyst's command line, a client of the REST API and nothing more.
 
-Reads DESKSIDE_URL (default http://127.0.0.1:8000) and DESKSIDE_TOKEN. Every command
+Reads DESKSIDE_URL (default http://127.0.0.1:8000) and DESKSIDE_TOKEN, or the login
+`deskside login` saved (the environment wins). Every command
 takes --json for scripts. Exit codes: 0 done, 1 the API refused or failed, 2 bad usage
 or configuration, 3 not found, 4 (run) not every run succeeded.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
+import httpx
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from controller.analyst.api import JsonOption, all_pages, call, console, get, print_json
+from controller.analyst.api import (
+    DEFAULT_URL,
+    JsonOption,
+    all_pages,
+    call,
+    client_for,
+    console,
+    get,
+    login_file,
+    print_json,
+)
 from controller.analyst.checks import automation_app, checks_app, incidents_app, maintenance_app
 from controller.analyst.playbooks import playbooks_app
 from controller.analyst.runs import run
@@ -181,6 +195,44 @@ def kb_search(
             str(article.get("updated_at", "")),
         )
     console.print(table)
+
+
+@app.command("login")
+def login(
+    url: Annotated[str, typer.Option(help="the controller")] = DEFAULT_URL,
+    token_stdin: Annotated[
+        bool, typer.Option("--token-stdin", help="read the API token from standard input")
+    ] = False,
+) -> None:
+    """Save the controller's URL and your API token (checked first) for later commands."""
+    if token_stdin:
+        token = sys.stdin.readline().strip()
+    else:
+        token = typer.prompt("API token", hide_input=True).strip()
+    try:
+        with client_for(url, token) as client:
+            me = client.get("/me")
+    except httpx.HTTPError as exc:
+        console.print(f"[red]deskside:[/] cannot reach {url}: {exc}")
+        raise typer.Exit(1) from None
+    if me.status_code != 200:
+        console.print(f"[red]deskside:[/] {url} refused the token ({me.status_code}); not saved")
+        raise typer.Exit(1)
+    path = login_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Created 0600 before the token is written: never readable by others, even for a moment.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump({"url": url, "token": token}, handle)
+    os.chmod(path, 0o600)  # an older file may have had other bits
+    who = (me.json().get("user") or {}).get("username") or me.json()["role"]
+    console.print(f"logged in to {url} as [bold]{who}[/] ({path})")
+
+
+@app.command("logout")
+def logout() -> None:
+    """Forget the saved login."""
+    login_file().unlink(missing_ok=True)
 
 
 def main() -> None:

@@ -80,3 +80,27 @@ def test_kb_search_finds_an_article(deskside: Deskside, controller: ControllerPr
     assert [a["id"] for a in json.loads(found.stdout)] == [created.json()["id"]]
     table = deskside("kb", "search", "pelican")
     assert "Printer jams on tray 2" in table.stdout
+
+
+def test_a_saved_login_stands_in_for_the_environment(
+    controller: ControllerProcess, endpoint_id: str, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DESKSIDE_")}
+    env |= {"XDG_CONFIG_HOME": str(tmp_path), "COLUMNS": "250"}
+
+    def deskside(*args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(BIN / "deskside"), *args], env=env, input=token, capture_output=True, text=True
+        )
+
+    assert deskside("endpoints", "ls").returncode == 2  # no token anywhere
+    refused = deskside("login", "--url", controller.url, "--token-stdin", token="dsk_wrong\n")
+    assert refused.returncode == 1 and not (tmp_path / "deskside" / "login.json").exists()
+    saved = deskside("login", "--url", controller.url, "--token-stdin", token=ADMIN_TOKEN + "\n")
+    assert saved.returncode == 0, saved.stdout + saved.stderr
+    login = tmp_path / "deskside" / "login.json"
+    assert login.stat().st_mode & 0o777 == 0o600
+    listed = deskside("endpoints", "ls", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert endpoint_id in {e["id"] for e in json.loads(listed.stdout)}
+    assert deskside("logout").returncode == 0 and not login.exists()

@@ -27,6 +27,7 @@ from controller.checks.targets import CheckOrder, orders_for
 from controller.storage.db import SessionFactory
 from controller.storage.models import Endpoint
 from controller.transports.remote import Remote
+from controller.transports.targets import ENROLLED_AGENTLESS
 
 log = logging.getLogger(__name__)
 TICK_S = 1.0
@@ -81,9 +82,7 @@ class RemoteChecks:
     async def reload(self) -> None:
         """The agentless endpoints and their check sets; unchanged checks keep their timing."""
         async with self._sessions() as session:
-            found = await session.scalars(
-                select(Endpoint).where(Endpoint.transport != "agent", Endpoint.revoked_at.is_(None))
-            )
+            found = await session.scalars(select(Endpoint).where(*ENROLLED_AGENTLESS))
             self._endpoints = {e.id: e for e in found}
             sets = await orders_for(session, list(self._endpoints))
         now = self._clock()

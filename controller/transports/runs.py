@@ -31,6 +31,7 @@ from controller.storage.models import Endpoint, Run
 from controller.storage.types import utcnow
 from controller.transports.errors import TransportError
 from controller.transports.remote import Remote
+from controller.transports.targets import ENROLLED_AGENTLESS
 
 log = logging.getLogger(__name__)
 UNREACHED = frozenset({"unreachable", "host_key_refused", "authentication_failed"})
@@ -86,11 +87,7 @@ class RemoteRuns:
     async def refresh(self) -> None:
         """Learn which endpoints are agentless (at start, after enrolment, each sweep)."""
         async with self._sessions() as session:
-            found = await session.scalars(
-                select(Endpoint.id).where(
-                    Endpoint.transport != "agent", Endpoint.revoked_at.is_(None)
-                )
-            )
+            found = await session.scalars(select(Endpoint.id).where(*ENROLLED_AGENTLESS))
             self._agentless = set(found)
 
     async def interrupt_left_running(self) -> int:

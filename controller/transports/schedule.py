@@ -12,6 +12,7 @@ from controller.fleet.agentless import collect
 from controller.storage.db import SessionFactory
 from controller.storage.models import Endpoint
 from controller.transports.remote import Remote
+from controller.transports.targets import ENROLLED_AGENTLESS
 
 log = logging.getLogger(__name__)
 CONCURRENCY = 16  # endpoints read at once; the ssh pool bounds its handshakes too
@@ -34,13 +35,7 @@ class RemoteInventory:
     async def collect_all(self) -> int:
         """Read every agentless endpoint once; how many answered."""
         async with self._sessions() as session:
-            ids = list(
-                await session.scalars(
-                    select(Endpoint.id).where(
-                        Endpoint.transport != "agent", Endpoint.revoked_at.is_(None)
-                    )
-                )
-            )
+            ids = list(await session.scalars(select(Endpoint.id).where(*ENROLLED_AGENTLESS)))
         gate = asyncio.Semaphore(CONCURRENCY)
 
         async def one(endpoint_id: str) -> bool:

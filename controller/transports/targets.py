@@ -9,6 +9,8 @@ from controller.transports.base import Target
 from controller.transports.credentials import Vault
 
 DEFAULT_PORTS = {"ssh": 22, "winrm": 5986}
+# The endpoints the controller reaches itself: every runner of theirs selects with this.
+ENROLLED_AGENTLESS = (Endpoint.transport != "agent", Endpoint.revoked_at.is_(None))
 
 
 def _jump(options: dict[str, Any], secrets: dict[str, Any]) -> Target | None:

@@ -4,33 +4,18 @@ through the installed command, as an analyst would type it."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from processes import ADMIN_TOKEN, BIN, AgentProcess, ControllerProcess
-
-Deskside = Callable[..., subprocess.CompletedProcess[str]]
+from analyst_cli import Deskside, deskside_for
+from processes import AgentProcess, ControllerProcess
 
 
 @pytest.fixture(scope="module")
 def deskside(controller: ControllerProcess) -> Deskside:
-    env = {
-        **os.environ,
-        "DESKSIDE_URL": controller.url,
-        "DESKSIDE_TOKEN": ADMIN_TOKEN,
-        "COLUMNS": "250",
-    }
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(BIN / "deskside"), *args], env=env, capture_output=True, text=True, timeout=60
-        )
-
-    return run
+    return deskside_for(controller)
 
 
 @pytest.fixture(scope="module")

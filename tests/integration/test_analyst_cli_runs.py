@@ -6,30 +6,17 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from analyst_cli import Deskside, deskside_for
 from processes import ADMIN_TOKEN, BIN, AgentProcess, ControllerProcess, wait_for
-
-Deskside = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture(scope="module")
 def deskside(controller: ControllerProcess) -> Deskside:
-    env = {
-        **os.environ,
-        "DESKSIDE_URL": controller.url,
-        "DESKSIDE_TOKEN": ADMIN_TOKEN,
-        "COLUMNS": "250",
-    }
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(BIN / "deskside"), *args], env=env, capture_output=True, text=True, timeout=90
-        )
-
-    return run
+    return deskside_for(controller)
 
 
 @pytest.fixture(scope="module")

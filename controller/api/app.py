@@ -1,4 +1,4 @@
-"""The FastAPI application: REST under /api/v1, OpenAPI at /docs."""
+"""The FastAPI application: REST under /api/v1, OpenAPI at /docs, the console at /."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from controller import __version__
 from controller.api.errors import install_error_handlers
 from controller.api.request_id import RequestIdMiddleware
 from controller.api.routes import (
+    actions,
     agentless,
     audit,
     auth,
@@ -32,6 +33,7 @@ from controller.api.routes import (
     users,
     webhooks,
 )
+from controller.console.app import mount_console
 from controller.container import Controller
 
 
@@ -53,6 +55,7 @@ def create_app(controller: Controller) -> FastAPI:
         endpoints,
         enrollment_tokens,
         runs,
+        actions,
         playbooks,
         sites,
         users,
@@ -73,5 +76,6 @@ def create_app(controller: Controller) -> FastAPI:
         api.include_router(module.router)
     api.include_router(tickets.queue_router)
     app.include_router(api)
+    mount_console(app)
     app.add_middleware(RequestIdMiddleware)
     return app

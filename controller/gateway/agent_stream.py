@@ -7,7 +7,8 @@ import datetime as dt
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine, Sequence
+from typing import Any, TypeVar
 
 import grpc
 
@@ -26,6 +27,7 @@ from protos.deskside.v1 import agent_pb2, agent_pb2_grpc
 log = logging.getLogger(__name__)
 Context = grpc.aio.ServicerContext[agent_pb2.AgentMessage, agent_pb2.ControllerMessage]
 HELLO_TIMEOUT_S = 10.0
+T = TypeVar("T")
 
 
 def _peer_identity(context: Context) -> tuple[str, str] | None:
@@ -131,6 +133,20 @@ def _measured(endpoint_id: str, seq: int, result: agent_pb2.CheckResultMessage) 
 class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
     def __init__(self, controller: Controller) -> None:
         self._controller = controller
+        self._finishing: set[asyncio.Task[Any]] = set()
+
+    async def _to_the_end(self, work: Coroutine[Any, Any, T]) -> T:
+        """Run work to its end even if this RPC is cancelled meanwhile.
+
+        grpc cancels the handler when the peer vanishes (a killed agent), possibly while
+        it is already cleaning up. A cancel inside a database write would leave the
+        endpoint marked connected, or an asyncpg connection mid-transaction holding row
+        locks that block every later write to the endpoint.
+        """
+        task = asyncio.create_task(work)
+        self._finishing.add(task)
+        task.add_done_callback(self._finishing.discard)
+        return await asyncio.shield(task)
 
     # The aio read/write style: responses go through context.write, so nothing is returned.
     async def Connect(  # type: ignore[override]
@@ -156,8 +172,14 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
         hello = first.hello
         presence = self._controller.presence
         connection = AgentConnection(endpoint_id)
-        await presence.connected(
-            endpoint_id, connection, hello.agent_version, hello.hostname, _policy(hello.policy_json)
+        await self._to_the_end(
+            presence.connected(
+                endpoint_id,
+                connection,
+                hello.agent_version,
+                hello.hostname,
+                _policy(hello.policy_json),
+            )
         )
         settings = self._controller.settings
         connection.send(
@@ -188,20 +210,24 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
         finally:
             for task in tasks:
                 task.cancel()
-            results = await asyncio.gather(*tasks, return_exceptions=True)
-            for result in results:
-                if isinstance(result, Exception):
-                    log.error("stream of agent %s failed", endpoint_id, exc_info=result)
-                    connection.closed_reason = connection.closed_reason or "controller error"
-            await acks.settle()
-            self._controller.checks.results.forgive(endpoint_id)
-            self._controller.dispatcher.updates.forgive(endpoint_id)
-            await presence.disconnected(endpoint_id, connection)
-            log.info(
-                "agent %s disconnected: %s", endpoint_id, connection.closed_reason or "stream ended"
-            )
+            await self._to_the_end(self._ended(connection, tasks, acks))
         if connection.closed_reason:
             await context.abort(grpc.StatusCode.UNAVAILABLE, connection.closed_reason)
+
+    async def _ended(
+        self, connection: AgentConnection, tasks: Sequence[asyncio.Task[None]], acks: InOrderAcks
+    ) -> None:
+        endpoint_id = connection.endpoint_id
+        for result in await asyncio.gather(*tasks, return_exceptions=True):
+            if isinstance(result, Exception):
+                log.error("stream of agent %s failed", endpoint_id, exc_info=result)
+                connection.closed_reason = connection.closed_reason or "controller error"
+        await acks.settle()
+        self._controller.checks.results.forgive(endpoint_id)
+        self._controller.dispatcher.updates.forgive(endpoint_id)
+        await self._controller.presence.disconnected(endpoint_id, connection)
+        reason = connection.closed_reason or "stream ended"
+        log.info("agent %s disconnected: %s", endpoint_id, reason)
 
     async def _write(self, connection: AgentConnection, context: Context) -> None:
         while (message := await connection.outbox.get()) is not None:
@@ -255,8 +281,7 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
                 )
                 connection.send(agent_pb2.ControllerMessage(ack=agent_pb2.Ack(seq=durable.seq)))
                 return
-            async with self._controller.sessions() as session:
-                outcome = await apply_inventory(session, connection.endpoint_id, msg)
+            outcome = await self._to_the_end(self._applied(connection.endpoint_id, msg))
             connection.send(agent_pb2.ControllerMessage(ack=agent_pb2.Ack(seq=durable.seq)))
             if outcome is Outcome.NEED_FULL:
                 connection.send(
@@ -264,6 +289,10 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
                         inventory_request=agent_pb2.InventoryRequest(full=True)
                     )
                 )
+
+    async def _applied(self, endpoint_id: str, msg: InventoryMessage) -> Outcome:
+        async with self._controller.sessions() as session:
+            return await apply_inventory(session, endpoint_id, msg)
 
     async def _run_update(
         self, connection: AgentConnection, seq: int, update: agent_pb2.RunUpdate

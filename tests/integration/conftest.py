@@ -47,3 +47,6 @@ def role_tokens(controller: ControllerProcess) -> dict[str, str]:
             assert token.status_code == 201, token.text
             tokens[role] = token.json()["token"]
     return tokens
+
+
+from browser import chromium  # noqa: E402, F401  (the session's browser, for the console suites)

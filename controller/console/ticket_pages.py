@@ -1,0 +1,117 @@
+"""A ticket: its timeline, comments, state changes, assignment, escalation and run panel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from controller.console.pages import Api, Me, form_of, render
+from controller.console.queue_pages import user_names
+from controller.desk.lifecycle import MOVES, STATES
+
+router = APIRouter()
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.strip().isdigit() else None
+
+
+async def ticket_page(request: Request, api: Api, me: Me, ticket_id: int) -> HTMLResponse:
+    ticket = await api.get(f"/tickets/{ticket_id}")
+    timeline = await api.get(f"/tickets/{ticket_id}/timeline")
+    staff = "tickets:read" in me["permissions"]
+    context: dict[str, Any] = {"ticket": ticket, "timeline": timeline, "staff": staff}
+    if staff:
+        context["teams"] = (await api.get("/teams", limit=200))["items"]
+        context["users"] = await user_names(api, me)
+        endpoints = [await api.get(f"/endpoints/{eid}") for eid in ticket.get("endpoint_ids", [])]
+        context["endpoints"] = endpoints
+        if endpoints and "runs:create" in me["permissions"]:
+            context["actions"] = await api.get("/actions")
+            context["playbooks"] = await api.get("/playbooks")
+            runs = [
+                (await api.get("/runs", endpoint_id=e["id"], limit=20))["items"] for e in endpoints
+            ]
+            context["runs"] = [r for rs in runs for r in rs if r["ticket_id"] == ticket_id]
+        suggestions = await api.get(f"/tickets/{ticket_id}/suggestions")
+        context["suggestions"] = suggestions["items"]
+    context["next_states"] = [s for s in STATES if s in MOVES[ticket["state"]]]
+    return render(request, api, "ticket.html", section="queue", **context)
+
+
+@router.get("/tickets/new", response_class=HTMLResponse)
+async def new_ticket_page(request: Request, api: Api, me: Me, endpoint: str = "") -> Response:
+    teams = (await api.get("/teams", limit=200))["items"]
+    return render(request, api, "ticket_new.html", section="queue", teams=teams, endpoint=endpoint)
+
+
+@router.post("/tickets/new")
+async def new_ticket(request: Request, api: Api, me: Me) -> Response:
+    form = await form_of(request)
+    body: dict[str, Any] = {
+        "title": form.get("title", ""),
+        "description": form.get("description", ""),
+        "channel": form.get("channel", "phone"),
+        "impact": _int(form.get("impact")) or 3,
+        "urgency": _int(form.get("urgency")) or 3,
+        "team_id": _int(form.get("team_id")),
+        "requester_name": form.get("requester_name", ""),
+        "requester_email": form.get("requester_email", ""),
+        "endpoint_ids": [e for e in form.get("endpoint_id", "").split() if e],
+    }
+    ticket = await api.post("/tickets", body)
+    return Response(status_code=204, headers={"HX-Redirect": f"/tickets/{ticket['id']}"})
+
+
+@router.get("/tickets/{ticket_id}", response_class=HTMLResponse)
+async def show(request: Request, api: Api, me: Me, ticket_id: int) -> HTMLResponse:
+    return await ticket_page(request, api, me, ticket_id)
+
+
+@router.post("/tickets/{ticket_id}/comment", response_class=HTMLResponse)
+async def comment(request: Request, api: Api, me: Me, ticket_id: int) -> HTMLResponse:
+    form = await form_of(request)
+    body = {"body": form.get("body", ""), "public": form.get("internal") != "on"}
+    await api.post(f"/tickets/{ticket_id}/comments", body)
+    return await ticket_page(request, api, me, ticket_id)
+
+
+@router.post("/tickets/{ticket_id}/transition", response_class=HTMLResponse)
+async def transition(request: Request, api: Api, me: Me, ticket_id: int) -> HTMLResponse:
+    form = await form_of(request)
+    body = {
+        "state": form.get("state", ""),
+        "reason": form.get("reason") or None,
+        "resolution": form.get("resolution", ""),
+    }
+    await api.post(f"/tickets/{ticket_id}/transition", body)
+    return await ticket_page(request, api, me, ticket_id)
+
+
+@router.post("/tickets/{ticket_id}/assign", response_class=HTMLResponse)
+async def assign(request: Request, api: Api, me: Me, ticket_id: int) -> Response:
+    form = await form_of(request)
+    assignee = me["user"]["id"] if form.get("take") else _int(form.get("assignee_id"))
+    body = {"team_id": _int(form.get("team_id")), "assignee_id": assignee}
+    await api.post(f"/tickets/{ticket_id}/assign", body)
+    return await ticket_page(request, api, me, ticket_id)
+
+
+@router.post("/tickets/{ticket_id}/escalate", response_class=HTMLResponse)
+async def escalate(request: Request, api: Api, me: Me, ticket_id: int) -> HTMLResponse:
+    form = await form_of(request)
+    body = {
+        "team_id": _int(form.get("team_id")),
+        "kind": form.get("kind") or None,
+        "reason": form.get("reason", ""),
+        "vendor_reference": form.get("vendor_reference", ""),
+    }
+    await api.post(f"/tickets/{ticket_id}/escalate", body)
+    return await ticket_page(request, api, me, ticket_id)
+
+
+@router.get("/tickets", response_class=HTMLResponse)
+async def tickets_index() -> Response:
+    return RedirectResponse("/?view=all", status_code=303)

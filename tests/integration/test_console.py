@@ -95,6 +95,27 @@ def test_an_analyst_fixes_a_runaway_process_from_the_ticket_and_resolves_it(
     assert kill["params"] == {"pid": runaway.pid, "signal": "TERM"} and kill["state"] == "succeeded"
 
 
+def test_a_preview_shows_the_change_without_making_it(
+    controller: ControllerProcess, desk: Any, page: Any
+) -> None:
+    ticket = _ticket(controller, desk, "Intranet name does not resolve")
+    hosts = Path("/etc/hosts").read_bytes()
+    sign_in(page, controller.url, "tina", PASSWORD)
+    page.goto(f"{controller.url}/tickets/{ticket['id']}")
+    page.get_by_label("Action").select_option("hosts.set")
+    page.get_by_label("hostname (required)").fill("intranet.console-preview.test")
+    page.get_by_label("address").fill("192.0.2.10")
+    page.get_by_role("button", name="Preview (dry run)").click()
+    preview = page.locator("article.run.succeeded").first
+    preview.wait_for()
+    assert "preview" in preview.inner_text()
+    assert Path("/etc/hosts").read_bytes() == hosts
+    with controller.client() as admin:
+        runs = admin.get("/runs", params={"endpoint_id": desk["endpoint_id"]}).json()["items"]
+    (run,) = [r for r in runs if r["ticket_id"] == ticket["id"]]
+    assert run["dry_run"] is True and run["action"] == "hosts.set"
+
+
 def test_a_bad_parameter_is_named_and_changes_nothing(
     controller: ControllerProcess, desk: Any, page: Any
 ) -> None:

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from controller.console.pages import Api, Me, form_lists, render
+from controller.playbooks.engine import TERMINAL as PLAYBOOK_ENDED
+from controller.runs.service import TERMINAL
 
 router = APIRouter()
-TERMINAL = frozenset({"succeeded", "failed", "cancelled", "expired", "interrupted"})
 PARAM = "param."
 
 
@@ -84,16 +85,23 @@ async def start_run(request: Request, api: Api, me: Me) -> HTMLResponse:
 async def start_playbook(request: Request, api: Api, me: Me) -> HTMLResponse:
     form = await form_lists(request)
     one = {key: values[-1] for key, values in form.items()}
-    inputs = {key[len(PARAM) :]: value for key, value in one.items() if key.startswith(PARAM)}
+    name = one.get("playbook", "")
+    declared = (await api.get(f"/playbooks/{name}"))["inputs"] if name else {}
+    inputs = {
+        key: _typed({"type": "integer" if field.get("type") == "int" else "string"}, [text])
+        for key, field in declared.items()
+        if (text := one.get(PARAM + key, "")) != ""
+    }
     body = {
-        "playbook": one.get("playbook", ""),
+        "playbook": name,
         "endpoint_id": one.get("endpoint_id"),
-        "inputs": {key: value for key, value in inputs.items() if value != ""},
+        "inputs": inputs,
         "dry_run": one.get("mode") == "preview",
         "ticket_id": int(one["ticket_id"]) if one.get("ticket_id", "").isdigit() else None,
     }
     created = await api.post("/playbook-runs", body)
-    return render(request, api, "_playbook_runs.html", items=created["items"], terminal=TERMINAL)
+    items = created["items"]
+    return render(request, api, "_playbook_runs.html", items=items, terminal=PLAYBOOK_ENDED)
 
 
 @router.get("/console/runs/{run_id}", response_class=HTMLResponse)
@@ -104,8 +112,8 @@ async def card(request: Request, api: Api, me: Me, run_id: str) -> HTMLResponse:
 @router.get("/console/playbook-runs/{run_id}", response_class=HTMLResponse)
 async def playbook_card(request: Request, api: Api, me: Me, run_id: str) -> Response:
     run = await api.get(f"/playbook-runs/{run_id}")
-    response = render(request, api, "_playbook_runs.html", items=[run], terminal=TERMINAL)
-    if run["state"] in TERMINAL:
+    response = render(request, api, "_playbook_runs.html", items=[run], terminal=PLAYBOOK_ENDED)
+    if run["state"] in PLAYBOOK_ENDED:
         response.status_code = 286  # htmx: stop polling
     return response
 

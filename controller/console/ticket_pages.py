@@ -10,6 +10,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from controller.console.pages import Api, Me, form_of, render
 from controller.console.queue_pages import user_names
 from controller.desk.lifecycle import MOVES, STATES
+from controller.playbooks.engine import TERMINAL as PLAYBOOK_ENDED
+from controller.runs.service import TERMINAL
 
 router = APIRouter()
 
@@ -35,6 +37,10 @@ async def ticket_page(request: Request, api: Api, me: Me, ticket_id: int) -> HTM
                 (await api.get("/runs", endpoint_id=e["id"], limit=20))["items"] for e in endpoints
             ]
             context["runs"] = [r for rs in runs for r in rs if r["ticket_id"] == ticket_id]
+            context["terminal"] = TERMINAL
+            books = await api.get("/playbook-runs", ticket_id=ticket_id, limit=20)
+            context["playbook_runs"] = books["items"]
+            context["playbook_ended"] = PLAYBOOK_ENDED
         suggestions = await api.get(f"/tickets/{ticket_id}/suggestions")
         context["suggestions"] = suggestions["items"]
     context["next_states"] = [s for s in STATES if s in MOVES[ticket["state"]]]

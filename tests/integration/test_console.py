@@ -116,6 +116,23 @@ def test_a_preview_shows_the_change_without_making_it(
     assert run["dry_run"] is True and run["action"] == "hosts.set"
 
 
+def test_a_playbook_runs_from_the_ticket_and_its_steps_show(
+    controller: ControllerProcess, desk: Any, page: Any
+) -> None:
+    ticket = _ticket(controller, desk, "Cannot reach the intranet by name")
+    sign_in(page, controller.url, "tina", PASSWORD)
+    page.goto(f"{controller.url}/tickets/{ticket['id']}")
+    page.get_by_label("Playbook").select_option("dns-resolver")
+    page.get_by_label("name (required)").fill("localhost")
+    page.get_by_role("button", name="Run playbook").click()
+    done = page.locator("article[data-testid=playbook-run].succeeded")
+    done.wait_for()
+    assert "resolve" in done.inner_text()
+    with controller.client() as admin:
+        runs = admin.get("/playbook-runs", params={"ticket_id": ticket["id"]}).json()["items"]
+    assert [(r["playbook"], r["state"]) for r in runs] == [("dns-resolver", "succeeded")]
+
+
 def test_a_bad_parameter_is_named_and_changes_nothing(
     controller: ControllerProcess, desk: Any, page: Any
 ) -> None:

@@ -133,6 +133,22 @@ def test_a_playbook_runs_from_the_ticket_and_its_steps_show(
     assert [(r["playbook"], r["state"]) for r in runs] == [("dns-resolver", "succeeded")]
 
 
+def test_output_shows_live_while_the_run_goes_on(
+    controller: ControllerProcess, desk: Any, page: Any
+) -> None:
+    ticket = _ticket(controller, desk, "Network drops")
+    sign_in(page, controller.url, "tina", PASSWORD)
+    page.goto(f"{controller.url}/tickets/{ticket['id']}")
+    page.get_by_label("Action").select_option("net.ping")
+    page.get_by_label("host (required)").fill("127.0.0.1")
+    page.get_by_label("count").fill("4")  # one echo a second
+    page.get_by_role("button", name="Run", exact=True).click()
+    live = page.locator("pre[data-run-events]").first
+    live.filter(has_text="127.0.0.1").wait_for()  # streamed, before the final card replaces it
+    assert page.locator("article.run.succeeded").count() == 0
+    page.locator("article.run.succeeded").wait_for()
+
+
 def test_a_bad_parameter_is_named_and_changes_nothing(
     controller: ControllerProcess, desk: Any, page: Any
 ) -> None:
@@ -162,6 +178,11 @@ def test_high_risk_waits_for_tier_two_who_approves_it_in_the_console(
     page.get_by_label("Action").select_option("user.reset_password")
     page.get_by_label("username (required)").fill("nobody-here-at-all")
     page.get_by_label("password (required)").fill("Temporary-Passw0rd")
+    page.get_by_role("button", name="Run", exact=True).click()
+    # The browser holds the form back until the analyst confirms.
+    assert page.locator("input[name=confirm]:invalid").count() == 1
+    assert page.get_by_test_id("run").count() == 0
+    page.get_by_label("I have checked with the user").check()
     page.get_by_role("button", name="Run", exact=True).click()
     page.get_by_text("waits for approval").wait_for()
     assert page.get_by_role("button", name="Approve").count() == 0  # tier 1 may not

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -21,30 +22,48 @@ def _int(value: str | None) -> int | None:
 
 
 async def ticket_page(request: Request, api: Api, me: Me, ticket_id: int) -> HTMLResponse:
-    ticket = await api.get(f"/tickets/{ticket_id}")
-    timeline = await api.get(f"/tickets/{ticket_id}/timeline")
     staff = "tickets:read" in me["permissions"]
+    ticket, timeline = await asyncio.gather(
+        api.get(f"/tickets/{ticket_id}"), api.get(f"/tickets/{ticket_id}/timeline")
+    )
     context: dict[str, Any] = {"ticket": ticket, "timeline": timeline, "staff": staff}
-    if staff:
-        context["teams"] = (await api.get("/teams", limit=200))["items"]
-        context["users"] = await user_names(api, me)
-        endpoints = [await api.get(f"/endpoints/{eid}") for eid in ticket.get("endpoint_ids", [])]
-        context["endpoints"] = endpoints
-        if endpoints and "runs:create" in me["permissions"]:
-            context["actions"] = await api.get("/actions")
-            context["playbooks"] = await api.get("/playbooks")
-            runs = [
-                (await api.get("/runs", endpoint_id=e["id"], limit=20))["items"] for e in endpoints
-            ]
-            context["runs"] = [r for rs in runs for r in rs if r["ticket_id"] == ticket_id]
-            context["terminal"] = TERMINAL
-            books = await api.get("/playbook-runs", ticket_id=ticket_id, limit=20)
-            context["playbook_runs"] = books["items"]
-            context["playbook_ended"] = PLAYBOOK_ENDED
-        suggestions = await api.get(f"/tickets/{ticket_id}/suggestions")
-        context["suggestions"] = suggestions["items"]
     context["next_states"] = [s for s in STATES if s in MOVES[ticket["state"]]]
+    if staff:
+        context.update(await _staff_context(api, me, ticket))
     return render(request, api, "ticket.html", section="queue", **context)
+
+
+async def _staff_context(api: Api, me: Me, ticket: dict[str, Any]) -> dict[str, Any]:
+    """What the side panel needs, fetched at once: the calls do not depend on each other."""
+    ticket_id, endpoint_ids = ticket["id"], ticket.get("endpoint_ids", [])
+    teams, users, suggestions, *endpoints = await asyncio.gather(
+        api.get("/teams", limit=200),
+        user_names(api, me),
+        api.get(f"/tickets/{ticket_id}/suggestions"),
+        *(api.get(f"/endpoints/{eid}") for eid in endpoint_ids),
+    )
+    context: dict[str, Any] = {
+        "teams": teams["items"],
+        "users": users,
+        "suggestions": suggestions["items"],
+        "endpoints": endpoints,
+    }
+    if endpoints and "runs:create" in me["permissions"]:
+        actions, playbooks, runs, books = await asyncio.gather(
+            api.get("/actions"),
+            api.get("/playbooks"),
+            api.get("/runs", ticket_id=ticket_id, limit=50),
+            api.get("/playbook-runs", ticket_id=ticket_id, limit=50),
+        )
+        context.update(
+            actions=actions,
+            playbooks=playbooks,
+            runs=runs["items"],
+            terminal=TERMINAL,
+            playbook_runs=books["items"],
+            playbook_ended=PLAYBOOK_ENDED,
+        )
+    return context
 
 
 @router.get("/tickets/new", response_class=HTMLResponse)

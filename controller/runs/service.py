@@ -204,6 +204,7 @@ async def list_runs(
     batch: str | None = None,
     endpoint_id: str | None = None,
     state: str | None = None,
+    ticket_id: int | None = None,
     limit: int = 100,
     cursor: str | None = None,
 ) -> Page[Run]:
@@ -215,6 +216,7 @@ async def list_runs(
         (Run.batch_id, batch),
         (Run.endpoint_id, endpoint_id),
         (Run.state, state),
+        (Run.ticket_id, ticket_id),
     ):
         if value is not None:
             query = query.where(column == value)

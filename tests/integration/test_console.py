@@ -88,9 +88,9 @@ def test_an_analyst_fixes_a_runaway_process_from_the_ticket_and_resolves_it(
         runaway.kill()
     with controller.client() as admin:
         stored = admin.get(f"/tickets/{ticket['id']}").json()
-        runs = admin.get("/runs", params={"endpoint_id": desk["endpoint_id"]}).json()["items"]
+        runs = admin.get("/runs", params={"ticket_id": ticket["id"]}).json()["items"]
     assert stored["state"] == "resolved" and stored["resolution"] == "killed the runaway process"
-    (kill,) = [r for r in runs if r["ticket_id"] == ticket["id"]]
+    (kill,) = runs
     assert kill["action"] == "process.kill" and kill["requested_by"] == "tina"
     assert kill["params"] == {"pid": runaway.pid, "signal": "TERM"} and kill["state"] == "succeeded"
 

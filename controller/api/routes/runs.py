@@ -124,6 +124,7 @@ async def list_(
     batch: Annotated[str | None, Query(description="runs of one batch")] = None,
     endpoint_id: str | None = None,
     state: str | None = None,
+    ticket_id: Annotated[int | None, Query(description="runs tied to one ticket")] = None,
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> PageOf[RunPublic]:
@@ -133,6 +134,7 @@ async def list_(
         batch=batch,
         endpoint_id=endpoint_id,
         state=state,
+        ticket_id=ticket_id,
         limit=limit,
         cursor=cursor,
     )

@@ -135,18 +135,21 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
         self._controller = controller
         self._finishing: set[asyncio.Task[Any]] = set()
 
-    async def _to_the_end(self, work: Coroutine[Any, Any, T]) -> T:
-        """Run work to its end even if this RPC is cancelled meanwhile.
+    def _begin(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """A task that runs to its end even if the RPC that started it is cancelled.
 
-        grpc cancels the handler when the peer vanishes (a killed agent), possibly while
-        it is already cleaning up. A cancel inside a database write would leave the
-        endpoint marked connected, or an asyncpg connection mid-transaction holding row
+        grpc cancels the handler when the peer vanishes (a killed agent), possibly while it
+        is connecting or already cleaning up. A cancel inside a database write would leave
+        the endpoint marked connected, or an asyncpg connection mid-transaction holding row
         locks that block every later write to the endpoint.
         """
         task = asyncio.create_task(work)
         self._finishing.add(task)
         task.add_done_callback(self._finishing.discard)
-        return await asyncio.shield(task)
+        return task
+
+    async def _to_the_end(self, work: Coroutine[Any, Any, T]) -> T:
+        return await asyncio.shield(self._begin(work))
 
     # The aio read/write style: responses go through context.write, so nothing is returned.
     async def Connect(  # type: ignore[override]
@@ -170,10 +173,11 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
         if not isinstance(first, agent_pb2.AgentMessage) or not first.HasField("hello"):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message must be hello")
         hello = first.hello
-        presence = self._controller.presence
         connection = AgentConnection(endpoint_id)
-        await self._to_the_end(
-            presence.connected(
+        # From here on the stream ends through _ended, however the handler is left: grpc
+        # cancels it the moment the peer vanishes, wherever it is awaiting.
+        connecting = self._begin(
+            self._controller.presence.connected(
                 endpoint_id,
                 connection,
                 hello.agent_version,
@@ -181,43 +185,52 @@ class AgentGatewayService(agent_pb2_grpc.AgentGatewayServicer):
                 _policy(hello.policy_json),
             )
         )
-        settings = self._controller.settings
-        connection.send(
-            agent_pb2.ControllerMessage(
-                welcome=agent_pb2.Welcome(
-                    endpoint_id=endpoint_id,
-                    last_seq=last_seq,
-                    inventory_seq=inventory_seq,
-                    heartbeat_interval_ms=int(settings.heartbeat_interval_s * 500),
-                    inventory_interval_ms=int(settings.inventory_interval_s * 1000),
-                    server_time_ms=int(time.time() * 1000),
-                )
-            )
-        )
-        log.info("agent %s connected from %s", endpoint_id, context.peer())
-        await self._controller.dispatcher.endpoint_connected(endpoint_id)
-        await self._controller.checks.send_set(endpoint_id, connection)
         acks = InOrderAcks(
             lambda seq: connection.send(agent_pb2.ControllerMessage(ack=agent_pb2.Ack(seq=seq)))
         )
-        tasks = (
-            asyncio.create_task(self._write(connection, context)),
-            asyncio.create_task(self._read(connection, context, acks)),
-            asyncio.create_task(acks.run()),
-        )
+        tasks: tuple[asyncio.Task[None], ...] = ()
         try:
+            await asyncio.shield(connecting)
+            connection.send(self._welcome(endpoint_id, last_seq, inventory_seq))
+            log.info("agent %s connected from %s", endpoint_id, context.peer())
+            await self._controller.dispatcher.endpoint_connected(endpoint_id)
+            await self._controller.checks.send_set(endpoint_id, connection)
+            tasks = (
+                asyncio.create_task(self._write(connection, context)),
+                asyncio.create_task(self._read(connection, context, acks)),
+                asyncio.create_task(acks.run()),
+            )
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for task in tasks:
                 task.cancel()
-            await self._to_the_end(self._ended(connection, tasks, acks))
+            await self._to_the_end(self._ended(connection, connecting, tasks, acks))
         if connection.closed_reason:
             await context.abort(grpc.StatusCode.UNAVAILABLE, connection.closed_reason)
 
+    def _welcome(
+        self, endpoint_id: str, last_seq: int, inventory_seq: int
+    ) -> agent_pb2.ControllerMessage:
+        settings = self._controller.settings
+        welcome = agent_pb2.Welcome(
+            endpoint_id=endpoint_id,
+            last_seq=last_seq,
+            inventory_seq=inventory_seq,
+            heartbeat_interval_ms=int(settings.heartbeat_interval_s * 500),
+            inventory_interval_ms=int(settings.inventory_interval_s * 1000),
+            server_time_ms=int(time.time() * 1000),
+        )
+        return agent_pb2.ControllerMessage(welcome=welcome)
+
     async def _ended(
-        self, connection: AgentConnection, tasks: Sequence[asyncio.Task[None]], acks: InOrderAcks
+        self,
+        connection: AgentConnection,
+        connecting: asyncio.Task[None],
+        tasks: Sequence[asyncio.Task[None]],
+        acks: InOrderAcks,
     ) -> None:
         endpoint_id = connection.endpoint_id
+        await asyncio.gather(connecting, return_exceptions=True)  # marked connected first
         for result in await asyncio.gather(*tasks, return_exceptions=True):
             if isinstance(result, Exception):
                 log.error("stream of agent %s failed", endpoint_id, exc_info=result)

@@ -27,8 +27,10 @@ def _missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
+    """Per module: sync Playwright runs an event loop of its own while it is open, and the
+    asyncio suites that follow need the thread without one."""
     reason = _missing()
     if reason:
         if os.environ.get("CI") == "true":

@@ -18,14 +18,19 @@ from controller.api.routes import (
     checks,
     endpoints,
     enrollment_tokens,
+    fleet,
     health,
+    inventory_changes,
     kb,
     me,
     playbooks,
+    reports,
     routing_rules,
     runs,
+    self_service,
     sites,
     sla_policies,
+    surveys,
     teams,
     ticket_files,
     tickets,
@@ -53,6 +58,8 @@ def create_app(controller: Controller) -> FastAPI:
         me,
         agentless,  # before endpoints: POST /endpoints is here
         endpoints,
+        inventory_changes,
+        fleet,
         enrollment_tokens,
         runs,
         actions,
@@ -72,6 +79,9 @@ def create_app(controller: Controller) -> FastAPI:
         webhooks,
         checks,
         automation,
+        reports,
+        surveys,
+        self_service,
     ):
         api.include_router(module.router)
     api.include_router(tickets.queue_router)

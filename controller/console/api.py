@@ -50,8 +50,12 @@ class ConsoleApi:
         token = csrf_token or request.headers.get(CSRF_HEADER)
         if token:
             headers[CSRF_HEADER] = token
+        # The browser's own address, not the in-process 127.0.0.1: the API logs it, and the
+        # portal recognises the requester's computer by it.
+        client = (request.client.host, request.client.port) if request.client else None
+        transport = httpx.ASGITransport(app=request.app, client=client or ("127.0.0.1", 123))
         self._client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=request.app),
+            transport=transport,
             base_url=f"{request.url.scheme}://{request.headers.get('host', 'localhost')}/api/v1",
             headers=headers,
             timeout=330,  # above the API's own longest wait (runs' wait_s)

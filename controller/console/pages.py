@@ -100,6 +100,7 @@ def problem(request: Request, exc: ApiError) -> Response:
         response = templates.TemplateResponse(request, "_alert.html", {"error": exc})
         response.headers["HX-Retarget"] = "#alerts"
         response.headers["HX-Reswap"] = "innerHTML"
+        response.headers["HX-Reselect"] = ".alert"  # the form may hx-select its own part
         return response
     return templates.TemplateResponse(
         request,

@@ -33,6 +33,8 @@ KINDS = frozenset(
         "follow_up",
         "check",
         "playbook",
+        "survey",  # the requester's satisfaction answer (controller/desk/surveys.py)
+        "self_service",  # a fix the requester ran (controller/runs/self_service.py)
     }
 )
 MAX_ENTRIES = 5000

@@ -45,6 +45,7 @@ from controller.storage.models.fleet import (
     InventoryChange,
 )
 from controller.storage.models.runs import Run
+from controller.storage.models.self_service import SelfServiceRun, TicketSurvey
 
 __all__ = [
     "ApiToken",
@@ -70,6 +71,7 @@ __all__ = [
     "PlaybookRun",
     "RoutingRule",
     "Run",
+    "SelfServiceRun",
     "Site",
     "SlaPolicy",
     "Switch",
@@ -77,6 +79,7 @@ __all__ = [
     "TeamRotation",
     "Ticket",
     "TicketEvent",
+    "TicketSurvey",
     "User",
     "Webhook",
     "team_members",

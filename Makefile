@@ -1,9 +1,10 @@
-# deskside: `make run` starts a controller and a local agent; `make test` runs every suite.
+# deskside: `make run` starts a controller and a local agent, `make demo` a seeded demo
+# desk with a small fleet; `make test` runs every suite.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint proto bench clean
+.PHONY: run demo test lint proto bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +14,11 @@ $(VENV)/.installed: pyproject.toml
 
 run: $(VENV)/.installed
 	$(BIN)/python scripts/run_local.py
+
+# A controller, 3 demo agents, a seeded desk and faults to fix (docs/TOUR.md); e.g.
+# `make demo DEMO_ARGS="--agents 2 --port 8090"`.
+demo: $(VENV)/.installed
+	$(BIN)/deskside demo $(DEMO_ARGS)
 
 test: $(VENV)/.installed
 	$(BIN)/pytest

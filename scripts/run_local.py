@@ -7,70 +7,23 @@ Any DESKSIDE_* setting in the environment is passed through (ports, intervals, .
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import httpx
+from controller.demo.fleet import FleetError, admin_token, enroll, wait_for_controller
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 
-def _admin_token(data_dir: Path) -> str:
-    path = data_dir / "admin-token"
-    if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(f"dsk_{secrets.token_urlsafe(32)}\n")
-    return path.read_text().strip()
-
-
-def _wait_for_controller(
-    runtime: Path, controller: subprocess.Popen[bytes], log: Path
-) -> dict[str, str]:
-    deadline = time.monotonic() + 60
-    while not runtime.exists():
-        if controller.poll() is not None or time.monotonic() > deadline:
-            sys.exit(f"the controller did not start; its log ({log}):\n{log.read_text()[-3000:]}")
-        time.sleep(0.1)
-    return dict(json.loads(runtime.read_text()))
-
-
-def _enroll(agent_env: dict[str, str], info: dict[str, str], token: str) -> None:
-    url = f"http://{info['http']}/api/v1/enrollment-tokens"
-    response = httpx.post(
-        url, json={"tags": ["local"]}, headers={"Authorization": f"Bearer {token}"}
-    )
-    response.raise_for_status()
-    issued = response.json()
-    subprocess.run(
-        [
-            str(BIN / "deskside-agent"),
-            "enroll",
-            "--controller",
-            info["grpc"],
-            "--enroll-address",
-            info["enroll"],
-            "--token",
-            issued["token"],
-            "--ca-hash",
-            issued["ca_hash"],
-        ],
-        env=agent_env,
-        check=True,
-    )
-
-
 def main() -> int:
     data_dir = Path(os.environ.setdefault("DESKSIDE_DATA_DIR", str(ROOT / "var"))).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    token = _admin_token(data_dir)
+    token = admin_token(data_dir)
     env = {**os.environ, "DESKSIDE_BOOTSTRAP_TOKEN": token}
     agent_env = {
         **env,
@@ -94,9 +47,12 @@ def main() -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     try:
-        info = _wait_for_controller(runtime, controller, controller_log)
-        if not (Path(agent_env["DESKSIDE_AGENT_DIR"]) / "agent.toml").exists():
-            _enroll(agent_env, info, token)
+        try:
+            info = wait_for_controller(runtime, controller, controller_log)
+            if not (Path(agent_env["DESKSIDE_AGENT_DIR"]) / "agent.toml").exists():
+                enroll(agent_env, info, token, tags=["local"])
+        except FleetError as exc:
+            sys.exit(str(exc))
         with open(agent_log, "ab") as log:
             children.append(
                 subprocess.Popen(

@@ -31,6 +31,7 @@ from controller.analyst.api import (
     print_json,
 )
 from controller.analyst.checks import automation_app, checks_app, incidents_app, maintenance_app
+from controller.analyst.demo import demo
 from controller.analyst.playbooks import playbooks_app
 from controller.analyst.runs import run
 from controller.analyst.tickets import tickets_app
@@ -39,6 +40,8 @@ app = typer.Typer(
     help="deskside for analysts: the fleet and the desk from the command line.",
     no_args_is_help=True,
     add_completion=False,
+    epilog="Exit codes: 0 done; 1 the API refused or failed; 2 bad usage or configuration; "
+    "3 not found; 4 a run or playbook run did not succeed.",
 )
 endpoints_app = typer.Typer(help="Managed machines.", no_args_is_help=True)
 app.add_typer(endpoints_app, name="endpoints")
@@ -48,9 +51,11 @@ app.add_typer(incidents_app, name="incidents")
 app.add_typer(maintenance_app, name="maintenance")
 app.add_typer(automation_app, name="automation")
 app.add_typer(playbooks_app, name="playbooks")
+app.add_typer(playbooks_app, name="playbook", hidden=True)  # `deskside playbook run` reads well
 kb_app = typer.Typer(help="The knowledge base.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
 app.command("run")(run)
+app.command("demo")(demo)
 
 
 @endpoints_app.command("ls")

@@ -14,6 +14,22 @@ tickets_app = typer.Typer(help="Tickets: queues, timelines, comments, moves.", n
 _SLA_COLOURS = {"breached": "red", "warning": "yellow", "paused": "blue", "met": "green"}
 
 
+TeamOption = Annotated[str | None, typer.Option("--team", help="a team: its name or id")]
+
+
+def team_id(value: str | None) -> int | None:
+    """A team named by id or (case aside) by name; an unknown name exits 3 naming --team."""
+    if value is None or value.strip().isdigit():
+        return None if value is None else int(value)
+    teams = all_pages("/teams", {})
+    for team in teams:
+        if team["name"].casefold() == value.strip().casefold():
+            return int(team["id"])
+    known = ", ".join(sorted(t["name"] for t in teams)) or "none"
+    console.print(f"[red]deskside:[/] --team: no team named {value!r} (teams: {known})")
+    raise typer.Exit(3)
+
+
 def _show(ticket: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print_json(ticket)
@@ -27,7 +43,7 @@ def _show(ticket: dict[str, Any], as_json: bool) -> None:
 def tickets_ls(
     state: Annotated[str, typer.Option(help="a state, or open")] = "open",
     mine: Annotated[bool, typer.Option(help="only tickets assigned to me")] = False,
-    team: Annotated[int | None, typer.Option(help="only this team's (id)")] = None,
+    team: TeamOption = None,
     unassigned: Annotated[bool, typer.Option(help="only tickets nobody holds")] = False,
     breaching: Annotated[
         int | None, typer.Option(help="only those due to breach within this many minutes")
@@ -41,7 +57,7 @@ def tickets_ls(
         {
             "state": state,
             "mine": mine or None,
-            "team_id": team,
+            "team_id": team_id(team),
             "unassigned": unassigned or None,
             "breaching_within_s": breaching * 60 if breaching is not None else None,
             "priority": priority,
@@ -98,7 +114,7 @@ def tickets_new(
     endpoint: Annotated[
         list[str] | None, typer.Option(help="a linked endpoint id (repeatable)")
     ] = None,
-    team: Annotated[int | None, typer.Option(help="give it to this team (id)")] = None,
+    team: TeamOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Open a ticket (for a caller on the phone, say)."""
@@ -110,7 +126,7 @@ def tickets_new(
         "channel": channel,
         "requester_email": requester_email,
         "endpoint_ids": endpoint or [],
-        "team_id": team,
+        "team_id": team_id(team),
     }
     _show(call("POST", "/tickets", body=body), as_json)
 
@@ -145,13 +161,24 @@ def tickets_move(
 @tickets_app.command("assign")
 def tickets_assign(
     number: int,
-    team: Annotated[int | None, typer.Option(help="team id")] = None,
+    team: TeamOption = None,
     to: Annotated[int | None, typer.Option(help="user id of the new assignee")] = None,
     reason: Annotated[str, typer.Option(help="why")] = "",
     as_json: JsonOption = False,
 ) -> None:
     """Give the ticket to a team (its rule picks the person) and/or a person."""
-    body = {"team_id": team, "assignee_id": to, "reason": reason}
+    body = {"team_id": team_id(team), "assignee_id": to, "reason": reason}
+    _show(call("POST", f"/tickets/{number}/assign", body=body), as_json)
+
+
+@tickets_app.command("take")
+def tickets_take(number: int, as_json: JsonOption = False) -> None:
+    """Take a ticket: assign it to yourself (the user of your token)."""
+    me = get("/me").get("user")
+    if not me:
+        console.print("[red]deskside:[/] your token belongs to no user; nobody to assign to")
+        raise typer.Exit(1)
+    body = {"assignee_id": me["id"], "reason": "taken"}
     _show(call("POST", f"/tickets/{number}/assign", body=body), as_json)
 
 
@@ -159,7 +186,7 @@ def tickets_assign(
 def tickets_escalate(
     number: int,
     reason: Annotated[str, typer.Option(help="why it goes on")],
-    team: Annotated[int | None, typer.Option(help="the team to take over")] = None,
+    team: TeamOption = None,
     up: Annotated[bool, typer.Option(help="hierarchical: up a tier / to the lead")] = False,
     vendor_ref: Annotated[str, typer.Option(help="the vendor's own case number")] = "",
     as_json: JsonOption = False,
@@ -167,7 +194,7 @@ def tickets_escalate(
     """Escalate to another team or a vendor, or (--up) up the line."""
     body = {
         "reason": reason,
-        "team_id": team,
+        "team_id": team_id(team),
         "kind": "hierarchical" if up else None,
         "vendor_reference": vendor_ref,
     }

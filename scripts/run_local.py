@@ -1,7 +1,8 @@
 """`make run`: a controller on SQLite in ./var and a local agent enrolled to it.
 
 Ctrl-C (or SIGTERM) stops both. The admin API token is made once per data dir and kept
-in DATA_DIR/admin-token (mode 0600), so curl and scripts can use it across restarts.
+in DATA_DIR/admin-token (mode 0600), so curl and scripts can use it across restarts; the
+admin's first console password likewise in DATA_DIR/admin-password.
 Any DESKSIDE_* setting in the environment is passed through (ports, intervals, ...).
 """
 
@@ -14,7 +15,13 @@ import sys
 import time
 from pathlib import Path
 
-from controller.demo.fleet import FleetError, admin_token, enroll, wait_for_controller
+from controller.demo.fleet import (
+    FleetError,
+    admin_password,
+    admin_token,
+    enroll,
+    wait_for_controller,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -49,6 +56,7 @@ def main() -> int:
     try:
         try:
             info = wait_for_controller(runtime, controller, controller_log)
+            password = admin_password(data_dir, info["http"], token)
             if not (Path(agent_env["DESKSIDE_AGENT_DIR"]) / "agent.toml").exists():
                 enroll(agent_env, info, token, tags=["local"])
         except FleetError as exc:
@@ -61,6 +69,7 @@ def main() -> int:
             )
         print(
             f"\ndeskside is running (Ctrl-C stops it)\n"
+            f"  console    http://{info['http']}/   (sign in as admin; password in {password})\n"
             f"  API        http://{info['http']}/api/v1   (OpenAPI: http://{info['http']}/docs)\n"
             f"  gRPC       {info['grpc']}   enrolment {info['enroll']}   CA {info['ca_hash']}\n"
             f"  admin token in {data_dir / 'admin-token'}\n"

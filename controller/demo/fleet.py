@@ -38,6 +38,27 @@ def admin_token(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def admin_password(data_dir: Path, http: str, token: str) -> Path:
+    """Give the bootstrap admin a console password, once: made here, kept in
+    DATA_DIR/admin-password (mode 0600). An admin who already has one keeps it."""
+    path = data_dir / "admin-password"
+    api = httpx.Client(
+        base_url=f"http://{http}/api/v1", headers={"Authorization": f"Bearer {token}"}
+    )
+    with api:
+        me = api.get("/me")
+        me.raise_for_status()
+        if me.json()["user"]["has_password"]:
+            return path
+        password = secrets.token_urlsafe(18)
+        api.patch("/me", json={"password": password}).raise_for_status()
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(password + "\n")
+    return path
+
+
 def wait_for_controller(
     runtime: Path, controller: subprocess.Popen[bytes], log: Path, timeout_s: float = 60
 ) -> dict[str, str]:

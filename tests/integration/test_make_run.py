@@ -47,9 +47,17 @@ def test_run_local_starts_controller_and_enrolled_agent_then_stops_both(tmp_path
             return any(e["online"] and "local" in e["tags"] for e in items)
 
         wait_for(local_endpoint_online, 60, "the local agent online")
+        password_file = tmp_path / "var" / "admin-password"
+        assert password_file.stat().st_mode & 0o777 == 0o600
+        console = httpx.post(
+            f"http://{info['http']}/login",
+            data={"username": "admin", "password": password_file.read_text().strip()},
+            headers={"Origin": f"http://{info['http']}"},
+        )
+        assert console.status_code == 303 and "deskside_session" in console.headers["set-cookie"]
     finally:
         launcher.send_signal(signal.SIGINT)
         output = launcher.communicate(timeout=60)[0].decode()
     assert launcher.returncode == 0, output
-    assert "deskside is running" in output
+    assert "deskside is running" in output and "sign in as admin" in output
     assert not runtime.exists(), "the controller did not stop cleanly"

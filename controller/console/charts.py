@@ -139,8 +139,9 @@ def days_chart(days: list[dict[str, Any]], *, width: float = 720, height: float 
                 )
             )
         centre = round(start + slot / 2, 2)
-        last = index == len(days) - 1
-        label = str(day["day"])[5:] if index % label_every == 0 or last else ""
+        # Counted back from today, so the last day is labelled and none crowds it.
+        labelled = (len(days) - 1 - index) % label_every == 0
+        label = str(day["day"])[5:] if labelled else ""
         groups.append(DayGroup(str(day["day"]), label, centre, pair[0], pair[1]))
         open_y = round(frame.bottom - _height(frame, day["open_at_end"], top_value), 1)
         points.append(f"{centre},{open_y}")

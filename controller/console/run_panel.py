@@ -52,9 +52,14 @@ async def run_card(request: Request, api: Api, me: Me, run_id: str) -> HTMLRespo
 
 
 @router.get("/console/action-fields", response_class=HTMLResponse)
-async def action_fields(request: Request, api: Api, me: Me, action: str = "") -> HTMLResponse:
+async def action_fields(
+    request: Request, api: Api, me: Me, action: str = "", scope: str = "one"
+) -> HTMLResponse:
+    """The action's fields and buttons; scope "bulk" words them for a fleet-wide run."""
     spec = next((a for a in await api.get("/actions") if a["name"] == action), None)
-    return render(request, api, "_params.html", spec=spec)
+    return render(
+        request, api, "_params.html", spec=spec, scope="bulk" if scope == "bulk" else "one"
+    )
 
 
 @router.get("/console/playbook-fields", response_class=HTMLResponse)

@@ -285,22 +285,6 @@ async def run_fix(
                 client_address=client_address or "",
             )
         )
-        audit.record(
-            session,
-            actor,
-            "self_service_fix",
-            "run",
-            run.id,
-            after={
-                "fix": fix.id,
-                "action": step.action,
-                "params": step.params,
-                "endpoint_id": machine.id,
-                "ticket_id": ticket.id,
-                "client_address": client_address,
-                "confirmed": True,
-            },
-        )
         timeline.record(
             session,
             ticket,
@@ -326,6 +310,9 @@ async def run_fix(
         ask,
         Target(endpoint_id=machine.id),
         before_commit=record,
+        audit_context={
+            "self_service": {"fix": fix.id, "client_address": client_address, "confirmed": True}
+        },
     )
     return FixStarted(fix=fix, run=runs[0], ticket=ticket, endpoint=machine)
 

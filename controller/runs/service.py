@@ -123,9 +123,12 @@ async def create_runs(
     *,
     params_size: int = 0,
     before_commit: Callable[[list[Run]], None] | None = None,
+    audit_context: dict[str, Any] | None = None,
 ) -> tuple[str | None, list[Run]]:
     """The runs asked for, one per endpoint; before_commit may still change them (the
-    dispatcher marks those it can send at once, saving a transaction per request)."""
+    dispatcher marks those it can send at once, saving a transaction per request).
+    audit_context joins each run's one `request` event (how a run was asked for, when not
+    through POST /runs)."""
     actor.require(Permission.RUNS_CREATE)
     risk, params = _checked_params(ask, params_size)
     now = utcnow()
@@ -167,7 +170,8 @@ async def create_runs(
     ]
     session.add_all(runs)
     for run in runs:
-        audit.record(session, actor, "request", "run", run.id, after=snapshot(run))
+        after = snapshot(run) | (audit_context or {})
+        audit.record(session, actor, "request", "run", run.id, after=after)
     if before_commit is not None:
         before_commit(runs)
     await session.commit()

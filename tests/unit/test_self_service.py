@@ -221,10 +221,14 @@ async def test_a_fix_runs_on_ones_own_machine_and_is_recorded_on_a_ticket(
             rita.user_id,
             address,
         )
-        audit = await s.scalars(
-            select(AuditEvent.action).where(AuditEvent.object_id == run.id).order_by(AuditEvent.id)
-        )
-        assert list(audit) == ["request", "self_service_fix"]
+        audit = await s.scalars(select(AuditEvent).where(AuditEvent.object_id == run.id))
+        (event,) = audit  # one event for the run, saying how it was asked for
+        assert event.action == "request" and event.after["action"] == "disk.cleanup"
+        assert event.after["self_service"] == {
+            "fix": "clear-temp",
+            "client_address": address,
+            "confirmed": True,
+        }
         kinds = [(e.kind, e.public) for e in await timeline(s, rita, ticket.id)]
         assert ("self_service", True) in kinds and ("link", True) in kinds
         # The requester follows it through self-service, and still cannot read runs.

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from databases import fresh_database
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -44,6 +45,34 @@ def chromium() -> Iterator[Any]:
         )
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="module", name="database")
+def sqlite_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The console suites' database: SQLite alone. The console is a client of the API,
+    which the storage suites test on both backends. Import it into a module to use it."""
+    with fresh_database("sqlite", tmp_path_factory.mktemp("sqlite")) as url:
+        yield url
+
+
+@pytest.fixture
+def page(chromium: Any) -> Iterator[Any]:
+    """A fresh browser context at a desktop's 1280 px."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def phone(chromium: Any) -> Iterator[Any]:
+    """A fresh browser context the size of a phone (390 px wide)."""
+    context = chromium.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
 
 
 def sign_in(page: Any, base_url: str, username: str, password: str) -> None:

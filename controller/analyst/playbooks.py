@@ -11,12 +11,11 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from controller.analyst.api import JsonOption, all_pages, call, console, get, print_json
 from controller.analyst.checks import usage_error
-from controller.analyst.runs import NOT_ALL_SUCCEEDED, POLL_S
+from controller.analyst.runs import NOT_ALL_SUCCEEDED, POLL_S, live_bars
 
 playbooks_app = typer.Typer(help="Playbooks: the library and playbook runs.", no_args_is_help=True)
 
@@ -148,16 +147,7 @@ def _follow(
 ) -> list[dict[str, Any]]:
     """Poll until every run has ended or wait_s is up; one bar per host counts its steps."""
     deadline = time.monotonic() + wait_s
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[state]}"),
-        TimeElapsedColumn(),
-        console=console,
-        disable=quiet,
-        transient=True,
-    ) as progress:
+    with live_bars("state", quiet) as progress:
         bars = {
             run["id"]: progress.add_task(
                 names.get(run["endpoint_id"], run["endpoint_id"]), total=steps, state=""

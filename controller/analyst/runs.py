@@ -52,20 +52,25 @@ def _target(on: list[str], tag: list[str], site: str | None) -> dict[str, Any]:
     return target
 
 
-def _follow(runs: list[dict[str, Any]], wait_s: float, quiet: bool) -> list[dict[str, Any]]:
-    """Poll the runs until each has ended or wait_s is up; a bar shows them ending."""
-    batch = runs[0]["batch_id"]
-    deadline = time.monotonic() + wait_s
-    with Progress(
+def live_bars(field: str, quiet: bool) -> Progress:
+    """Bars that count runs (or a run's steps) ending, with a text field beside each."""
+    return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[tally]}"),
+        TextColumn(f"{{task.fields[{field}]}}"),
         TimeElapsedColumn(),
         console=console,
         disable=quiet,
         transient=True,
-    ) as progress:
+    )
+
+
+def _follow(runs: list[dict[str, Any]], wait_s: float, quiet: bool) -> list[dict[str, Any]]:
+    """Poll the runs until each has ended or wait_s is up; a bar shows them ending."""
+    batch = runs[0]["batch_id"]
+    deadline = time.monotonic() + wait_s
+    with live_bars("tally", quiet) as progress:
         bar = progress.add_task(runs[0]["action"], total=len(runs), tally="")
         while True:
             if batch is not None:

@@ -49,4 +49,4 @@ def role_tokens(controller: ControllerProcess) -> dict[str, str]:
     return tokens
 
 
-from browser import chromium  # noqa: E402, F401  (the session's browser, for the console suites)
+from browser import chromium, page, phone  # noqa: E402, F401  (for the console suites)

@@ -11,18 +11,13 @@ from typing import Any
 
 import httpx
 import pytest
-from browser import sign_in
-from databases import fresh_database
+from browser import (
+    sign_in,
+    sqlite_only,  # noqa: F401  (the `database` fixture: SQLite alone)
+)
 from processes import AgentProcess, ControllerProcess, wait_for
 
 PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture(scope="module")
-def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    # The console is a client of the API, which the storage suites test on both backends.
-    with fresh_database("sqlite", tmp_path_factory.mktemp("sqlite")) as url:
-        yield url
 
 
 @pytest.fixture(scope="module")
@@ -54,15 +49,6 @@ def _ticket(controller: ControllerProcess, desk: Any, title: str, **extra: Any) 
         response = admin.post("/tickets", json=body)
     assert response.status_code == 201, response.text
     return dict(response.json())
-
-
-@pytest.fixture
-def page(chromium: Any) -> Iterator[Any]:
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    yield page
-    context.close()
 
 
 def test_an_analyst_fixes_a_runaway_process_from_the_ticket_and_resolves_it(

@@ -4,22 +4,16 @@ by the API; bad input is refused with the API's words and changes nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from browser import sign_in
-from databases import fresh_database
+from browser import (
+    sign_in,
+    sqlite_only,  # noqa: F401  (the `database` fixture: SQLite alone)
+)
 from processes import ControllerProcess
 
 PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture(scope="module")
-def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    # The console is a client of the API, which the storage suites test on both backends.
-    with fresh_database("sqlite", tmp_path_factory.mktemp("sqlite")) as url:
-        yield url
 
 
 @pytest.fixture(scope="module")
@@ -32,15 +26,6 @@ def people(controller: ControllerProcess) -> dict[str, Any]:
             assert response.status_code == 201, response.text
             users[name] = response.json()
     return users
-
-
-@pytest.fixture
-def page(chromium: Any) -> Iterator[Any]:
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    yield page
-    context.close()
 
 
 def _usernames(controller: ControllerProcess) -> list[str]:

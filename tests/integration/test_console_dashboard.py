@@ -13,25 +13,20 @@ are set in the database, so the figures are known exactly: three resolved ticket
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from browser import sign_in
-from databases import fresh_database
+from browser import (
+    sign_in,
+    sqlite_only,  # noqa: F401  (the `database` fixture: SQLite alone)
+)
 from processes import AgentProcess, ControllerProcess
 from sql import query
 
 PASSWORD = "correct horse battery staple"
 HOUR = dt.timedelta(hours=1)
-
-
-@pytest.fixture(scope="module")
-def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with fresh_database("sqlite", tmp_path_factory.mktemp("sqlite")) as url:
-        yield url
 
 
 def _stamp(moment: dt.datetime) -> str:
@@ -175,15 +170,6 @@ def test_requesters_may_not_read_reports_and_windows_are_checked(
     with controller.client() as admin:
         refused = admin.get("/reports/desk", params={"days": 0})
     assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["query", "days"]
-
-
-@pytest.fixture
-def page(chromium: Any) -> Iterator[Any]:
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    yield page
-    context.close()
 
 
 def test_the_dashboard_shows_the_figures(

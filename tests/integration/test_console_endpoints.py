@@ -9,18 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import sign_in
-from databases import fresh_database
+from browser import (
+    sign_in,
+    sqlite_only,  # noqa: F401  (the `database` fixture: SQLite alone)
+)
 from processes import AgentProcess, ControllerProcess, wait_for
 
 PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture(scope="module")
-def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    # The console is a client of the API, which the storage suites test on both backends.
-    with fresh_database("sqlite", tmp_path_factory.mktemp("sqlite")) as url:
-        yield url
 
 
 def _inventory_changes(controller: ControllerProcess, endpoint_id: str) -> list[dict[str, Any]]:
@@ -60,15 +55,6 @@ def fleet(controller: ControllerProcess, tmp_path_factory: pytest.TempPathFactor
     yield {"north": ids[0], "south": ids[1], "sites": sites}
     for agent in agents:
         agent.stop()
-
-
-@pytest.fixture
-def page(chromium: Any) -> Iterator[Any]:
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    yield page
-    context.close()
 
 
 def _endpoint_links(page: Any) -> set[str]:

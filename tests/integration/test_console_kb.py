@@ -5,12 +5,13 @@ by search; its Markdown is shown as text, never as HTML; requesters never see dr
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from browser import sign_in
-from databases import fresh_database
+from browser import (
+    sign_in,
+    sqlite_only,  # noqa: F401  (the `database` fixture: SQLite alone)
+)
 from processes import ControllerProcess
 
 PASSWORD = "correct horse battery staple"
@@ -25,28 +26,12 @@ Then sign in again. <b>not bold</b> <script>alert(1)</script>"""
 
 
 @pytest.fixture(scope="module")
-def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    # The console is a client of the API, which the storage suites test on both backends.
-    with fresh_database("sqlite", tmp_path_factory.mktemp("sqlite")) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
 def writer(controller: ControllerProcess) -> dict[str, Any]:
     body = {"username": "theo", "password": PASSWORD, "role": "tier2", "full_name": "Theo"}
     with controller.client() as admin:
         response = admin.post("/users", json=body)
     assert response.status_code == 201, response.text
     return dict(response.json())
-
-
-@pytest.fixture
-def page(chromium: Any) -> Iterator[Any]:
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    yield page
-    context.close()
 
 
 def test_a_tier_two_writes_publishes_edits_and_finds_an_article(

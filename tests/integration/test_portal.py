@@ -25,8 +25,10 @@ from typing import Any
 import httpx
 import psutil
 import pytest
-from browser import sign_in
-from databases import fresh_database
+from browser import (
+    sign_in,
+    sqlite_only,  # noqa: F401  (the `database` fixture: SQLite alone)
+)
 from processes import AgentProcess, ControllerProcess, wait_for
 
 PASSWORD = "correct horse battery staple"
@@ -44,13 +46,6 @@ def _host_address() -> str | None:
             ):
                 return str(address.address)
     return None
-
-
-@pytest.fixture(scope="module")
-def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    # The portal is a client of the API, which the storage suites test on both backends.
-    with fresh_database("sqlite", tmp_path_factory.mktemp("sqlite")) as url:
-        yield url
 
 
 @pytest.fixture(scope="module")
@@ -107,24 +102,6 @@ def desk(controller: ControllerProcess, tmp_path_factory: pytest.TempPathFactory
     finally:
         agent.stop()
         shutil.rmtree(base, ignore_errors=True)
-
-
-@pytest.fixture
-def phone(chromium: Any) -> Iterator[Any]:
-    context = chromium.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    yield page
-    context.close()
-
-
-@pytest.fixture
-def page(chromium: Any) -> Iterator[Any]:
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    yield page
-    context.close()
 
 
 def _fits(page: Any) -> bool:

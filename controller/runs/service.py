@@ -72,6 +72,8 @@ async def _endpoint_ids(session: AsyncSession, actor: Actor, target: Target) -> 
     if target.endpoint_id is not None:
         ids = [target.endpoint_id]
     elif target.endpoint_ids is not None:
+        if not target.endpoint_ids:
+            raise InvalidInput("endpoint_ids", "give at least one endpoint")
         ids = target.endpoint_ids
     else:
         ids = None

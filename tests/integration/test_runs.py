@@ -218,6 +218,11 @@ def test_bad_requests_are_refused_before_anything_is_sent(
             json={"endpoint_id": "nope", "action": "file.stat", "params": {"path": "/etc/hosts"}},
         )
         assert unknown.status_code == 422 and "endpoint_id" in unknown.text
+        empty = client.post(
+            "/runs",
+            json={"endpoint_ids": [], "action": "file.stat", "params": {"path": "/etc/hosts"}},
+        )
+        assert empty.status_code == 422 and "endpoint_ids" in empty.text, empty.text
     assert query(database, "SELECT COUNT(*) FROM runs")[0][0] == before
 
 

@@ -113,6 +113,9 @@ class Ticket(Base):
         Index("ix_tickets_resolve_due", "state", "resolve_due_at"),
         Index("ix_tickets_requester", "requester_id", "id"),
         Index("ix_tickets_state", "state", "id"),
+        # The desk report's windows: tickets created, and resolved, within the last N days.
+        Index("ix_tickets_created", "created_at"),
+        Index("ix_tickets_resolved", "resolved_at"),
         # A team's queue page by page, open tickets only (PostgreSQL: see migration 0008).
         Index(
             "ix_tickets_open_queue",

@@ -12,24 +12,22 @@ tell a crashed run's leftovers from a lab that another live process is still usi
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import ipaddress
 import itertools
 import os
 import re
 import shutil
-import signal
 import subprocess
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 
+from controller.demo.netns_teardown import NETNS_DIR, destroy_namespaces
+
 __all__ = ["Host", "NetnsError", "NetnsLab", "cleanup_stale", "netns_available"]
 
-NETNS_DIR = "/run/netns"  # where `ip netns add` pins namespaces (iproute2's NETNS_RUN_DIR)
 DEFAULT_PREFIX = "ds"
 DEFAULT_SUBNET = "10.231.0.0/16"
 _SWITCH = "switch"
@@ -74,53 +72,6 @@ def _ip_batch_parallel(jobs: dict[str, list[str]]) -> None:
         raise NetnsError("configuring hosts failed: " + "; ".join(errors))
 
 
-def _netns_pids(names: Iterable[str]) -> set[int]:
-    """Pids of processes living in the named namespaces (what ``ip netns pids`` does, batched)."""
-    wanted: set[tuple[int, int]] = set()
-    for name in names:
-        try:
-            st = os.stat(os.path.join(NETNS_DIR, name))
-        except OSError:
-            continue
-        wanted.add((st.st_dev, st.st_ino))
-    pids: set[int] = set()
-    if not wanted:
-        return pids
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            st = os.stat(f"/proc/{entry}/ns/net")
-        except OSError:  # exited meanwhile, or a zombie with no namespaces left
-            continue
-        if (st.st_dev, st.st_ino) in wanted:
-            pids.add(int(entry))
-    return pids
-
-
-def _signal_all(pids: Iterable[int], sig: signal.Signals) -> None:
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):  # exited meanwhile
-            os.kill(pid, sig)
-
-
-def _destroy(names: list[str], grace: float = 2.0) -> None:
-    """Kill whatever runs in the namespaces, then delete them.
-
-    The processes go first: a namespace with live members survives ``ip netns del`` (only its
-    name disappears), which would leave its interfaces and sockets behind invisibly.
-    """
-    pids = _netns_pids(names)
-    if pids:
-        _signal_all(pids, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while (pids := _netns_pids(names)) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        _signal_all(pids, signal.SIGKILL)
-    if names:
-        _ip_batch((f"netns del {name}" for name in names), force=True)
-
-
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -145,7 +96,7 @@ def cleanup_stale(prefix: str = DEFAULT_PREFIX) -> list[str]:
     stale = sorted(
         name for name in names if (m := pattern.fullmatch(name)) and not _pid_alive(int(m.group(1)))
     )
-    _destroy(stale)
+    destroy_namespaces(stale)
     return stale
 
 
@@ -275,7 +226,7 @@ class NetnsLab:
 
     def close(self) -> None:
         """Kill processes in the lab and delete its namespaces (with them, every interface)."""
-        _destroy(self._namespaces)
+        destroy_namespaces(self._namespaces)
         for proc in self._procs:  # reap, so Popen objects don't warn or leave zombies
             try:
                 proc.wait(timeout=5)

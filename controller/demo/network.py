@@ -16,6 +16,8 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 
+from controller.demo.netns_teardown import destroy_namespaces
+
 PREFIX = "dsdemo"
 SUBNET = "10.232"
 _LEFTOVER = re.compile(rf"^{PREFIX}-?(\d+)")
@@ -48,7 +50,7 @@ def remove_leftovers() -> None:
         name = line.split()[0] if line.strip() else ""
         match = _LEFTOVER.match(name)
         if match and not _alive(int(match[1])):
-            subprocess.run(["ip", "netns", "del", name], capture_output=True)
+            destroy_namespaces([name])
     for line in _ip("-o", "link", "show", "type", "bridge").splitlines():
         name = line.split(":")[1].strip().split("@")[0]
         match = _LEFTOVER.match(name)
@@ -110,8 +112,8 @@ class DemoNetwork:
         return ["ip", "netns", "exec", namespace]
 
     def remove(self) -> None:
-        """Namespaces first (their veth pairs go with them), then the bridge."""
-        for namespace in self.namespaces:
-            subprocess.run(["ip", "netns", "del", namespace], capture_output=True)
+        """Namespaces first, with whatever still runs in them (their veth pairs go with
+        them), then the bridge."""
+        destroy_namespaces(self.namespaces)
         subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
         self.namespaces.clear()

@@ -144,6 +144,9 @@ def test_the_demo_seeds_a_desk_whose_faults_get_fixed_and_stops_on_ctrl_c(
         demo.wait(DEMO_TIMEOUT_S)
     _assert_stopped(demo, report)
     assert not set(namespaces) & _namespaces(), "namespaces left behind"
+    # Nor anything running in them (which would keep them, and their veths, alive unnamed).
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    assert f"dsd{demo.pid}h" not in links and f"dsdemo{demo.pid}" not in links, links
 
 
 def test_exit_after_seed_stops_everything_it_started(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import urlencode
 
@@ -26,7 +27,6 @@ async def queue(
     request: Request, api: Api, me: Me, view: str = "mine", cursor: str = ""
 ) -> HTMLResponse:
     filters = {key: request.query_params.get(key, "") for key in FILTERS}
-    teams = (await api.get("/teams", limit=200))["items"]
     query: dict[str, Any] = {"state": "open", **filters, "cursor": cursor, "limit": 50}
     title = "My queue"
     if view == "mine":
@@ -34,12 +34,19 @@ async def queue(
     elif view == "unassigned":
         query["unassigned"], title = "true", "Unassigned"
     elif view.startswith("team-") and view[5:].isdigit():
-        query["team_id"] = view[5:]
-        title = next((t["name"] for t in teams if str(t["id"]) == view[5:]), "Team")
+        query["team_id"], title = view[5:], "Team"
     else:
         view, title = "all", "All open tickets"
-    page = await api.get("/tickets", **query)
-    sites = (await api.get("/sites", limit=500))["items"]
+    # Independent calls, made at once: the page costs the slowest, not their sum.
+    teams_page, page, sites_page, users = await asyncio.gather(
+        api.get("/teams", limit=200),
+        api.get("/tickets", **query),
+        api.get("/sites", limit=500),
+        user_names(api, me),
+    )
+    teams, sites = teams_page["items"], sites_page["items"]
+    if "team_id" in query:
+        title = next((t["name"] for t in teams if str(t["id"]) == query["team_id"]), title)
     next_url = "/?" + urlencode({"view": view, **filters, "cursor": page["next_cursor"] or ""})
     return render(
         request,
@@ -52,7 +59,7 @@ async def queue(
         sites=sites,
         filters=filters,
         tickets=page["items"],
-        users=await user_names(api, me),
+        users=users,
         next_cursor=page["next_cursor"],
         next_url=next_url,
     )

@@ -105,13 +105,17 @@ def endpoints_inventory(
     section: Annotated[
         list[str] | None, typer.Option(help="only these sections (repeatable)")
     ] = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Print an endpoint's latest inventory as JSON."""
+    """An endpoint's latest inventory: highlighted JSON, or plain with --json."""
     inventory = get(f"/endpoints/{endpoint_id}/inventory")
     sections = inventory["sections"]
     if section:
         sections = {k: v for k, v in sections.items() if k in section}
-    print_json({**inventory, "sections": sections})
+    if as_json:
+        print_json({**inventory, "sections": sections})
+    else:
+        console.print_json(data={**inventory, "sections": sections})
 
 
 @endpoints_app.command("add")
@@ -208,6 +212,7 @@ def login(
     token_stdin: Annotated[
         bool, typer.Option("--token-stdin", help="read the API token from standard input")
     ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Save the controller's URL and your API token (checked first) for later commands."""
     if token_stdin:
@@ -231,13 +236,20 @@ def login(
         json.dump({"url": url, "token": token}, handle)
     os.chmod(path, 0o600)  # an older file may have had other bits
     who = (me.json().get("user") or {}).get("username") or me.json()["role"]
+    if as_json:
+        print_json({"url": url, "user": who, "role": me.json()["role"], "saved_to": str(path)})
+        return
     console.print(f"logged in to {url} as [bold]{who}[/] ({path})")
 
 
 @app.command("logout")
-def logout() -> None:
+def logout(as_json: JsonOption = False) -> None:
     """Forget the saved login."""
-    login_file().unlink(missing_ok=True)
+    path = login_file()
+    existed = path.exists()
+    path.unlink(missing_ok=True)
+    if as_json:
+        print_json({"forgotten": existed, "path": str(path)})
 
 
 def main() -> None:

@@ -83,11 +83,16 @@ def test_a_saved_login_stands_in_for_the_environment(
     assert deskside("endpoints", "ls").returncode == 2  # no token anywhere
     refused = deskside("login", "--url", controller.url, "--token-stdin", token="dsk_wrong\n")
     assert refused.returncode == 1 and not (tmp_path / "deskside" / "login.json").exists()
-    saved = deskside("login", "--url", controller.url, "--token-stdin", token=ADMIN_TOKEN + "\n")
+    saved = deskside(
+        "login", "--url", controller.url, "--token-stdin", "--json", token=ADMIN_TOKEN + "\n"
+    )
     assert saved.returncode == 0, saved.stdout + saved.stderr
+    assert json.loads(saved.stdout)["user"] == "admin"
     login = tmp_path / "deskside" / "login.json"
     assert login.stat().st_mode & 0o777 == 0o600
     listed = deskside("endpoints", "ls", "--json")
     assert listed.returncode == 0, listed.stderr
     assert endpoint_id in {e["id"] for e in json.loads(listed.stdout)}
-    assert deskside("logout").returncode == 0 and not login.exists()
+    forgot = deskside("logout", "--json")
+    assert forgot.returncode == 0 and json.loads(forgot.stdout)["forgotten"] is True
+    assert not login.exists()

@@ -250,8 +250,10 @@ def test_analyst_cli_lists_and_shows_endpoints(
     assert table.returncode == 0 and socket.gethostname() in table.stdout
     shown = deskside("endpoints", "show", endpoint_id, "--json")
     assert json.loads(shown.stdout)["site"] == "HQ"
-    inventory = deskside("endpoints", "inventory", endpoint_id, "--section", "memory")
+    inventory = deskside("endpoints", "inventory", endpoint_id, "--section", "memory", "--json")
     assert list(json.loads(inventory.stdout)["sections"]) == ["memory"]
+    readable = deskside("endpoints", "inventory", endpoint_id, "--section", "memory")
+    assert readable.returncode == 0 and '"memory"' in readable.stdout
     assert deskside("endpoints", "show", "no-such-endpoint").returncode == 3
     assert deskside("endpoints", "ls", DESKSIDE_TOKEN="wrong").returncode == 1
     assert deskside("endpoints", "ls", DESKSIDE_TOKEN="").returncode == 2

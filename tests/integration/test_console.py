@@ -227,3 +227,28 @@ def test_pages_forbid_inline_script_and_changes_need_the_csrf_token(
         after = len(browser_like.get(f"/api/v1/tickets/{ticket['id']}/timeline").json())
     assert after == before
     time.sleep(0)  # nothing to wait for: the refusals are synchronous
+
+
+def test_no_page_breaks_its_content_security_policy(
+    controller: ControllerProcess, desk: Any, page: Any
+) -> None:
+    ticket = _ticket(controller, desk, "CSP walk")
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    sign_in(page, controller.url, "tina", PASSWORD)
+    for path in (
+        "/",
+        f"/tickets/{ticket['id']}",
+        f"/endpoints/{desk['endpoint_id']}",
+        "/endpoints",
+        "/fleet",
+        "/dashboard",
+        "/kb",
+    ):
+        page.goto(controller.url + path)
+        page.wait_for_load_state("networkidle")
+    page.goto(f"{controller.url}/tickets/{ticket['id']}")
+    page.get_by_label("Action").select_option("file.stat")  # an htmx swap, too
+    page.get_by_label("path (required)").wait_for()
+    assert problems == []

@@ -33,8 +33,14 @@ from processes import AgentProcess, ControllerProcess, wait_for
 
 PASSWORD = "correct horse battery staple"
 MONTH_S = 30 * 86400
-# Mount private directories over /tmp and /var/tmp, then run the agent (argv after them).
-PRIVATE_TMP = 'mount --bind "$1" /tmp && mount --bind "$2" /var/tmp && shift 2 && exec "$@"'
+ROOT = Path(__file__).resolve().parents[2]
+# Mount private directories ($1, $2) over /tmp and /var/tmp, then run the agent (the argv
+# after $4). The checkout ($3, with its .venv) may itself live under /tmp, as a CI clone
+# can: it is held at $4 first and bound back at its own path inside the private /tmp.
+PRIVATE_TMP = (
+    'mount --bind "$3" "$4" && mount --bind "$1" /tmp && mount --bind "$2" /var/tmp'
+    ' && mkdir -p "$3" && mount --bind "$4" "$3" && shift 4 && exec "$@"'
+)
 
 
 def _host_address() -> str | None:
@@ -69,9 +75,11 @@ def desk(controller: ControllerProcess, tmp_path_factory: pytest.TempPathFactory
     private = {name: base / name for name in ("tmp", "var-tmp")}
     for path in private.values():
         path.mkdir(mode=0o1777)
+    (base / "checkout").mkdir()
     launcher = [
         "unshare", "--mount", "--propagation", "private", "--",
-        "sh", "-c", PRIVATE_TMP, "sh", str(private["tmp"]), str(private["var-tmp"]),
+        "sh", "-c", PRIVATE_TMP, "sh",
+        str(private["tmp"]), str(private["var-tmp"]), str(ROOT), str(base / "checkout"),
     ]  # fmt: skip
     agent = AgentProcess(base / "agent", launcher=launcher)
     try:

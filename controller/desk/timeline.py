@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from controller.access.actor import Actor
 from controller.desk.visibility import get_visible, is_staff
-from controller.storage.models import Run, Ticket, TicketEvent
+from controller.storage.models import Endpoint, Run, Ticket, TicketEvent
 
 KINDS = frozenset(
     {
@@ -70,19 +70,20 @@ def record(
     return event
 
 
-def _run_entry(run: Run) -> Entry:
+def _run_entry(run: Run, hostname: str | None) -> Entry:
     result = run.result or {}
     return Entry(
         at=run.created_at,
         kind="run",
         public=False,
         actor=run.requested_by,
-        body=f"{run.action} on {run.endpoint_id}: {run.state}",
+        body=f"{run.action} on {hostname or run.endpoint_id}: {run.state}",
         data={
             "run_id": run.id,
             "action": run.action,
             "params": run.params,
             "endpoint_id": run.endpoint_id,
+            "hostname": hostname,
             "state": run.state,
             "dry_run": run.dry_run,
             "finished_at": run.finished_at.isoformat() if run.finished_at else None,
@@ -107,9 +108,13 @@ async def timeline(session: AsyncSession, actor: Actor, ticket_id: int) -> list[
         Entry(e.at, e.kind, e.public, e.actor, e.body, e.data, event_id=e.id) for e in events
     ]
     if staff:
-        runs = await session.scalars(
-            select(Run).where(Run.ticket_id == ticket.id).order_by(Run.created_at).limit(1000)
+        runs = await session.execute(
+            select(Run, Endpoint.hostname)
+            .outerjoin(Endpoint, Endpoint.id == Run.endpoint_id)
+            .where(Run.ticket_id == ticket.id)
+            .order_by(Run.created_at)
+            .limit(1000)
         )
-        entries += [_run_entry(run) for run in runs]
+        entries += [_run_entry(run, hostname) for run, hostname in runs.tuples()]
     # Stable: events keep their insertion order among equal times.
     return sorted(entries, key=lambda entry: entry.at)

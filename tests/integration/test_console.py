@@ -77,6 +77,8 @@ def test_an_analyst_fixes_a_runaway_process_from_the_ticket_and_resolves_it(
         runs = admin.get("/runs", params={"ticket_id": ticket["id"]}).json()["items"]
     assert stored["state"] == "resolved" and stored["resolution"] == "killed the runaway process"
     (kill,) = runs
+    hostname = controller.endpoint(desk["endpoint_id"])["hostname"]
+    page.get_by_text(f"process.kill on {hostname}: succeeded").wait_for()  # the timeline
     assert kill["action"] == "process.kill" and kill["requested_by"] == "tina"
     assert kill["params"] == {"pid": runaway.pid, "signal": "TERM"} and kill["state"] == "succeeded"
 

@@ -16,7 +16,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from controller.access.roles import Role
 from controller.console.api import ConsoleApi
-from controller.console.pages import Api, Me, form_lists, form_of, is_htmx, render
+from controller.console.pages import (
+    Api,
+    Me,
+    form_int,
+    form_ints,
+    form_lists,
+    form_of,
+    is_htmx,
+    render,
+)
 from controller.desk.config import BREACH_ACTIONS
 
 router = APIRouter(prefix="/admin")
@@ -27,14 +36,6 @@ SECTIONS = {  # path -> (tab title, audit object type)
     "sla": ("SLA policies", "sla_policy"),
 }
 SESSION_EVENTS = ("login", "logout")  # users' own sign-ins are not changes to them
-
-
-def _int(value: str | None) -> int | None:
-    return int(value) if value and value.strip().isdigit() else None
-
-
-def _ints(values: list[str]) -> list[int]:
-    return [int(v) for v in values if v.strip().isdigit()]
 
 
 async def _all(api: ConsoleApi, path: str) -> list[dict[str, Any]]:
@@ -116,7 +117,7 @@ async def show_section(request: Request, api: Api, me: Me, section: str) -> Resp
 def _user_fields(form: dict[str, str], lists: dict[str, list[str]]) -> dict[str, Any]:
     body: dict[str, Any] = {
         "role": form.get("role", ""),
-        "site_ids": _ints(lists.get("site_ids", [])),
+        "site_ids": form_ints(lists.get("site_ids", [])),
         "full_name": form.get("full_name", ""),
         "email": form.get("email", ""),
     }
@@ -155,8 +156,8 @@ def _team_fields(form: dict[str, str], lists: dict[str, list[str]]) -> dict[str,
         "description": form.get("description", ""),
         "email": form.get("email", ""),
         "assignment": form.get("assignment", "manual"),
-        "lead_id": _int(form.get("lead_id")),
-        "member_ids": _ints(lists.get("member_ids", [])),
+        "lead_id": form_int(form.get("lead_id")),
+        "member_ids": form_ints(lists.get("member_ids", [])),
         "is_vendor": form.get("is_vendor") == "on",
         "vendor_contact": form.get("vendor_contact", ""),
     }
@@ -226,14 +227,14 @@ def _seconds(value: str | None, unit_s: int) -> int | None:
 def _policy_fields(form: dict[str, str], lists: dict[str, list[str]]) -> dict[str, Any]:
     return {
         "name": form.get("name", ""),
-        "priority": _int(form.get("priority")),
-        "site_id": _int(form.get("site_id")),
-        "category_id": _int(form.get("category_id")),
+        "priority": form_int(form.get("priority")),
+        "site_id": form_int(form.get("site_id")),
+        "category_id": form_int(form.get("category_id")),
         "own_within_s": _seconds(form.get("own_within_min"), 60),
         "resolve_within_s": _seconds(form.get("resolve_within_min"), 60),
-        "calendar_id": _int(form.get("calendar_id")),
+        "calendar_id": form_int(form.get("calendar_id")),
         "use_site_timezone": form.get("use_site_timezone") == "on",
-        "warn_at_percent": _int(form.get("warn_at_percent")),
+        "warn_at_percent": form_int(form.get("warn_at_percent")),
         "breach_actions": [a for a in lists.get("breach_actions", []) if a],
     }
 
@@ -265,7 +266,7 @@ async def delete_policy(request: Request, api: Api, me: Me, policy_id: int) -> H
 async def create_enrollment_token(request: Request, api: Api, me: Me) -> HTMLResponse:
     form = await form_of(request)
     body = {
-        "site_id": _int(form.get("site_id")),
+        "site_id": form_int(form.get("site_id")),
         "tags": [t.strip() for t in form.get("tags", "").split(",") if t.strip()],
         "ttl_s": _seconds(form.get("ttl_hours"), 3600),
     }

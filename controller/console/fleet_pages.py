@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from controller.console.pages import Api, Me, form_lists, render
+from controller.console.pages import STOP_POLLING, Api, Me, form_lists, render
 from controller.console.run_panel import params_of
 from controller.runs.service import TERMINAL
 
@@ -21,7 +21,6 @@ TALLIES = {
     "failed": ("failed", "expired", "interrupted"),
     "cancelled": ("cancelled",),
 }
-STOP_POLLING = 286  # htmx: the polling element stops asking
 
 
 async def _all_pages(api: Api, path: str, **params: Any) -> list[dict[str, Any]]:

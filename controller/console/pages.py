@@ -55,6 +55,18 @@ async def api_for(request: Request) -> AsyncIterator[ConsoleApi]:
 Api = Annotated[ConsoleApi, Depends(api_for)]
 
 
+STOP_POLLING = 286  # htmx: an element polling with hx-trigger="every ..." stops asking
+
+
+def form_int(value: str | None) -> int | None:
+    """A form field holding an id or a number; blank or not digits: None."""
+    return int(value) if value and value.strip().isdigit() else None
+
+
+def form_ints(values: list[str]) -> list[int]:
+    return [int(v) for v in values if v.strip().isdigit()]
+
+
 async def form_of(request: Request) -> dict[str, str]:
     """A urlencoded form as field -> last value (multi-valued fields: form_lists)."""
     return {key: values[-1] for key, values in (await form_lists(request)).items()}

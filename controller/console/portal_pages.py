@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from controller.console.api import ApiError
-from controller.console.pages import Api, Me, form_of, render
+from controller.console.pages import STOP_POLLING, Api, Me, form_of, render
 from controller.runs.service import TERMINAL
 
 router = APIRouter(prefix="/portal")
@@ -143,7 +143,7 @@ async def fix_run(request: Request, api: Api, me: Me, run_id: str) -> Response:
     run = await api.get(f"/self-service/runs/{run_id}")
     response = render(request, api, "_portal_fix_run.html", run=run, terminal=TERMINAL)
     if run["state"] in TERMINAL:
-        response.status_code = 286  # htmx: stop polling
+        response.status_code = STOP_POLLING
     return response
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from controller.console.pages import Api, Me, form_lists, render
+from controller.console.pages import STOP_POLLING, Api, Me, form_int, form_lists, render
 from controller.playbooks.engine import TERMINAL as PLAYBOOK_ENDED
 from controller.runs.service import TERMINAL
 
@@ -79,7 +79,7 @@ async def start_run(request: Request, api: Api, me: Me) -> HTMLResponse:
         "action": action,
         "params": params_of(form, spec["params"]) if spec else {},
         "dry_run": one.get("mode") == "preview",
-        "ticket_id": int(one["ticket_id"]) if one.get("ticket_id", "").isdigit() else None,
+        "ticket_id": form_int(one.get("ticket_id")),
         "reason": one.get("reason", ""),
     }
     created = await api.post("/runs", body)
@@ -102,7 +102,7 @@ async def start_playbook(request: Request, api: Api, me: Me) -> HTMLResponse:
         "endpoint_id": one.get("endpoint_id"),
         "inputs": inputs,
         "dry_run": one.get("mode") == "preview",
-        "ticket_id": int(one["ticket_id"]) if one.get("ticket_id", "").isdigit() else None,
+        "ticket_id": form_int(one.get("ticket_id")),
     }
     created = await api.post("/playbook-runs", body)
     items = created["items"]
@@ -119,7 +119,7 @@ async def playbook_card(request: Request, api: Api, me: Me, run_id: str) -> Resp
     run = await api.get(f"/playbook-runs/{run_id}")
     response = render(request, api, "_playbook_runs.html", items=[run], terminal=PLAYBOOK_ENDED)
     if run["state"] in PLAYBOOK_ENDED:
-        response.status_code = 286  # htmx: stop polling
+        response.status_code = STOP_POLLING
     return response
 
 

@@ -8,17 +8,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from controller.console.pages import Api, Me, form_of, render
+from controller.console.pages import Api, Me, form_int, form_of, render
 from controller.console.queue_pages import user_names
 from controller.desk.lifecycle import MOVES, STATES
 from controller.playbooks.engine import TERMINAL as PLAYBOOK_ENDED
 from controller.runs.service import TERMINAL
 
 router = APIRouter()
-
-
-def _int(value: str | None) -> int | None:
-    return int(value) if value and value.strip().isdigit() else None
 
 
 async def ticket_page(request: Request, api: Api, me: Me, ticket_id: int) -> HTMLResponse:
@@ -79,9 +75,9 @@ async def new_ticket(request: Request, api: Api, me: Me) -> Response:
         "title": form.get("title", ""),
         "description": form.get("description", ""),
         "channel": form.get("channel", "phone"),
-        "impact": _int(form.get("impact")) or 3,
-        "urgency": _int(form.get("urgency")) or 3,
-        "team_id": _int(form.get("team_id")),
+        "impact": form_int(form.get("impact")) or 3,
+        "urgency": form_int(form.get("urgency")) or 3,
+        "team_id": form_int(form.get("team_id")),
         "requester_name": form.get("requester_name", ""),
         "requester_email": form.get("requester_email", ""),
         "endpoint_ids": [e for e in form.get("endpoint_id", "").split() if e],
@@ -118,8 +114,8 @@ async def transition(request: Request, api: Api, me: Me, ticket_id: int) -> HTML
 @router.post("/tickets/{ticket_id}/assign", response_class=HTMLResponse)
 async def assign(request: Request, api: Api, me: Me, ticket_id: int) -> Response:
     form = await form_of(request)
-    assignee = me["user"]["id"] if form.get("take") else _int(form.get("assignee_id"))
-    body = {"team_id": _int(form.get("team_id")), "assignee_id": assignee}
+    assignee = me["user"]["id"] if form.get("take") else form_int(form.get("assignee_id"))
+    body = {"team_id": form_int(form.get("team_id")), "assignee_id": assignee}
     await api.post(f"/tickets/{ticket_id}/assign", body)
     return await ticket_page(request, api, me, ticket_id)
 
@@ -128,7 +124,7 @@ async def assign(request: Request, api: Api, me: Me, ticket_id: int) -> Response
 async def escalate(request: Request, api: Api, me: Me, ticket_id: int) -> HTMLResponse:
     form = await form_of(request)
     body = {
-        "team_id": _int(form.get("team_id")),
+        "team_id": form_int(form.get("team_id")),
         "kind": form.get("kind") or None,
         "reason": form.get("reason", ""),
         "vendor_reference": form.get("vendor_reference", ""),

@@ -18,7 +18,8 @@ from controller.storage.models import Team, Ticket, ticket_endpoints
 from controller.storage.types import utcnow
 
 
-def _is_open() -> ColumnElement[bool]:
+def is_open_ticket() -> ColumnElement[bool]:
+    """The condition that a ticket is open (new, assigned, in progress or pending)."""
     # The states are written into the SQL, not bound: PostgreSQL's partial index of open
     # tickets (ix_tickets_open_queue) matches only a plan that sees them, and a prepared
     # statement's generic plan would not.
@@ -45,7 +46,7 @@ class TicketFilter:
 
 def _filtered(query: Select[Ticket], actor: Actor, f: TicketFilter) -> Select[Ticket]:
     if f.state == "open":
-        query = query.where(_is_open())
+        query = query.where(is_open_ticket())
     elif f.state is not None:
         if f.state not in STATES:
             raise InvalidInput("state", f"open or one of {', '.join(STATES)}")
@@ -56,7 +57,7 @@ def _filtered(query: Select[Ticket], actor: Actor, f: TicketFilter) -> Select[Ti
         query = query.where(Ticket.assignee_id.is_(None))
     if f.breaching_within_s is not None:
         horizon = utcnow() + dt.timedelta(seconds=f.breaching_within_s)
-        query = query.where(_is_open(), Ticket.resolve_due_at <= horizon)
+        query = query.where(is_open_ticket(), Ticket.resolve_due_at <= horizon)
     if f.endpoint_id is not None:
         query = query.where(
             Ticket.id.in_(

@@ -50,6 +50,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from controller.access.actor import Actor
 from controller.access.roles import Permission
 from controller.desk.lifecycle import OPEN_STATES, STATES
+from controller.desk.queues import is_open_ticket
 from controller.desk.visibility import visible
 from controller.errors import InvalidInput
 from controller.storage.models import Check, CheckState, Endpoint, Ticket, TicketEvent
@@ -186,10 +187,6 @@ def _total(expression: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((expression, 1), else_=0)), 0)
 
 
-def _is_open() -> ColumnElement[bool]:
-    return Ticket.state.in_(sorted(OPEN_STATES))
-
-
 async def _backlog(
     session: AsyncSession, actor: Actor, since: dt.datetime, now: dt.datetime, days: int
 ) -> Backlog:
@@ -198,7 +195,7 @@ async def _backlog(
     rows = await session.execute(
         _tickets(actor)
         .with_only_columns(Ticket.state, Ticket.priority, func.count(), maintain_column_froms=True)
-        .where(_is_open())
+        .where(is_open_ticket())
         .group_by(Ticket.state, Ticket.priority)
     )
     for state, priority, count in rows:
